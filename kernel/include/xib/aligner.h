@@ -1,0 +1,41 @@
+// Aligner: the trainable bridge from one modality's encoder tokens to the LLM's input space —
+// the instruction-aware Q-Former, or the linear-projection ablation. Each modality owns its
+// own instance (its own weights); the recipe key `aligner.type` chooses the implementation.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "xib/tensor.h"
+
+namespace xib {
+
+class Aligner {
+ public:
+  static constexpr const char* kKind = "aligner";
+  virtual ~Aligner() = default;
+
+  /// "qformer" or "linear" (or a researcher's own type).
+  virtual std::string type() const = 0;
+  /// Q: LLM tokens produced per input (per frame/segment for sequence modalities).
+  virtual int64_t num_queries() const = 0;
+  /// Encoder width D this aligner accepts.
+  virtual int64_t input_width() const = 0;
+  /// d_llm: width of each output token.
+  virtual int64_t output_width() const = 0;
+  /// Whether the instruction text conditions the output (Q-Former yes, linear no).
+  virtual bool uses_instruction() const = 0;
+
+  /** tokens [B, T, D] float32 + B instructions → [B, Q, d_llm] float32 (with grad in training). */
+  virtual Tensor align(const Tensor& tokens, std::span<const std::string> instructions) = 0;
+
+  /// Trainable parameters by upstream-style name ("Qformer.bert.encoder.layer.0…", "ln.weight").
+  virtual std::vector<std::pair<std::string, Tensor>> named_parameters() const = 0;
+  /// Training mode switches dropout on; evaluation mode off.
+  virtual void set_training(bool on) = 0;
+};
+
+}  // namespace xib

@@ -1,0 +1,104 @@
+// xib — the command-line tool. `xib <command> [options]`; `xib --help` lists the commands.
+// Exit codes: 0 ok, 1 runtime failure, 2 usage error. Errors print one report, never a trace.
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "command.h"
+#include "xib/config.h"
+#include "xib/error.h"
+
+namespace xib::cli {
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> all = {version_command(), plugins_command(), models_command(), run_command()};
+  return all;
+}
+
+namespace {
+
+void print_overview(std::ostream& out) {
+  out << "xib — X-InstructBLIP toolkit: frozen modality encoders aligned to a frozen LLM by\n"
+         "per-modality Q-Formers, trained alone and combined for cross-modal reasoning.\n\n"
+         "usage: xib <command> [options]\n\ncommands:\n";
+  for (const auto& c : commands()) out << "  " << c.name << std::string(10 - c.name.size(), ' ') << c.summary << "\n";
+  out << "\n`xib <command> --help` explains a command. Exit codes: 0 ok, 1 failure, 2 usage error.\n";
+}
+
+const Command* find_command(const std::string& name) {
+  for (const auto& c : commands()) {
+    if (c.name == name) return &c;
+  }
+  return nullptr;
+}
+
+int run_command_line(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    if (args.size() >= 2 && find_command(args[1])) {
+      args = {args[1], "--help"};
+    } else {
+      print_overview(std::cout);
+      return args.empty() ? 2 : 0;
+    }
+  }
+  if (args[0] == "--version") args[0] = "version";
+  const Command* cmd = find_command(args[0]);
+  if (!cmd) {
+    std::vector<std::string> names;
+    for (const auto& c : commands()) names.push_back(c.name);
+    ErrorInfo info{.what = "unknown command '" + args[0] + "'", .expected = "one of: " + join_names(names)};
+    if (auto near = nearest_name(args[0], names))
+      info.hint = "did you mean 'xib " + *near + "'?";
+    else
+      info.hint = "run `xib --help` for the list of commands";
+    throw UsageError(std::move(info));
+  }
+
+  po::options_description own("Options");
+  po::positional_options_description positional;
+  if (cmd->options) cmd->options(own, positional);
+  po::options_description all;
+  all.add(own).add(common_options());
+  po::variables_map vm;
+  try {
+    const std::vector<std::string> rest(args.begin() + 1, args.end());
+    po::store(po::command_line_parser(rest).options(all).positional(positional).run(), vm);
+    if (vm.count("help")) {
+      std::cout << "usage: " << cmd->usage << "\n\n" << cmd->summary << "\n";
+      if (!cmd->details.empty()) std::cout << "\n" << cmd->details << "\n";
+      std::cout << "\n" << all << "\n";
+      return 0;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError({.what = std::string(e.what()),
+                      .where = "xib " + cmd->name,
+                      .expected = cmd->usage,
+                      .hint = "see `xib " + cmd->name + " --help`"});
+  }
+  apply_common_options(vm);
+  return cmd->run(vm);
+}
+
+}  // namespace
+}  // namespace xib::cli
+
+int main(int argc, char** argv) {
+  try {
+    return xib::cli::run_command_line(argc, argv);
+  } catch (const xib::Error& e) {
+    std::cout.flush();
+    std::cerr << "xib: error: " << e.report() << "\n";
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    std::cout.flush();
+    std::cerr << "xib: error: " << e.what()
+              << "\n  hint: this is unexpected; please report it with the command you ran\n";
+    return 1;
+  } catch (...) {
+    std::cerr << "xib: error: unknown failure\n";
+    return 1;
+  }
+}

@@ -1,0 +1,11 @@
+#include "builtins.h"
+
+namespace xib {
+
+std::vector<RegistryEntry> builtin_registrations() {
+  Registrations reg;
+  register_check_recipe(reg);
+  return std::move(reg.entries());
+}
+
+}  // namespace xib

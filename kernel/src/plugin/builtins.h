@@ -1,0 +1,15 @@
+// Factories the kernel itself provides (registered into Registry::global() on first use).
+#pragma once
+
+#include <vector>
+
+#include "xib/registry.h"
+
+namespace xib {
+
+std::vector<RegistryEntry> builtin_registrations();
+
+// One function per built-in area, each defined beside what it registers.
+void register_check_recipe(Registrations& reg);
+
+}  // namespace xib
