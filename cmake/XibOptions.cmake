@@ -17,7 +17,7 @@ if(XIB_CCACHE AND NOT CMAKE_CXX_COMPILER_LAUNCHER)
 endif()
 
 add_library(xib_warnings INTERFACE)
-target_compile_options(xib_warnings INTERFACE -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+target_compile_options(xib_warnings INTERFACE -Wall -Wextra -Wno-unused-parameter
                                               $<$<BOOL:${XIB_WARNINGS_AS_ERRORS}>:-Werror>)
 if(XIB_SANITIZE)
   add_compile_options(-fsanitize=${XIB_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=undefined)

@@ -1,10 +1,15 @@
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <iostream>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "test_support.h"
+#include "xib/log.h"
 #include "xib/progress.h"
 
 namespace {
@@ -206,4 +211,42 @@ TEST_CASE("progress: tty bar fill, ETA and width") {
   CHECK(cut.find("\u2588") == std::string::npos);
   CHECK(cut.size() == 29);
   CHECK(cut.rfind("train 50/200 step", 0) == 0);
+}
+
+TEST_CASE("progress: on a terminal, log lines print above the bar, which is redrawn below them") {
+  xib::test::TempDir dir;
+  const auto file = dir / "stderr";
+  // Send this process's stderr to a file for the duration of the test.
+  std::cerr.flush();
+  const int saved = ::dup(2);
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  REQUIRE(fd >= 0);
+  ::dup2(fd, 2);
+  ::close(fd);
+  {
+    double t = 0;
+    xib::Progress bar({.label = "train", .total = 10, .unit = "step", .tty = true, .clock = [&] { return t; }});
+    t = 1;
+    bar.advance(3);
+    xib::log::warn("a message while the bar is up");
+    bar.finish();
+    xib::log::warn("after the bar");
+  }
+  std::cerr.flush();
+  ::dup2(saved, 2);
+  ::close(saved);
+  const std::string out = xib::test::read_file(file);
+  const size_t msg = out.find("a message while the bar is up");
+  REQUIRE(msg != std::string::npos);
+  // The bar's line is cleared before the message and drawn again after it.
+  const size_t clear = out.rfind("\r\x1b[K[", msg);
+  REQUIRE(clear != std::string::npos);
+  CHECK(out.find("train", msg) != std::string::npos);
+  CHECK(out.find("3/10", msg) != std::string::npos);
+  // Once finished, the bar is no longer redrawn after messages.
+  const size_t after = out.find("after the bar");
+  REQUIRE(after != std::string::npos);
+  CHECK(out.find("train", after) == std::string::npos);
+  const size_t line_start = out.rfind('\n', after) + 1;
+  CHECK(out[line_start] == '[');  // a plain log line, no clearing of a bar
 }

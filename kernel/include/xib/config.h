@@ -202,7 +202,12 @@ class Writer {
       return value ? to_node(*value) : YAML::Node(YAML::NodeType::Null);
     } else if constexpr (IsVector<T>::value) {
       YAML::Node seq(YAML::NodeType::Sequence);
-      for (const auto& e : value) seq.push_back(to_node(e));
+      bool scalars = true;
+      for (const auto& e : value) {
+        seq.push_back(to_node(e));
+        scalars = scalars && seq[seq.size() - 1].IsScalar();
+      }
+      if (scalars) seq.SetStyle(YAML::EmitterStyle::Flow);  // [a, b] reads better than a block
       return seq;
     } else if constexpr (IsMap<T>::value) {
       YAML::Node map(YAML::NodeType::Map);

@@ -12,11 +12,11 @@ namespace xib {
 
 /// The parts of an error message. Fill what applies; empty parts are left out of the report.
 struct ErrorInfo {
-  std::string what;      ///< one line: what failed ("unknown key 'stpes' in section 'run'")
-  std::string where;     ///< file, key, line ("recipes/a.yaml:12:3, key run.stpes")
-  std::string expected;  ///< what was expected ("one of: steps, batch, lr")
-  std::string got;       ///< what was found
-  std::string hint;      ///< how to fix it ("did you mean 'steps'?")
+  std::string what = {};      ///< one line: what failed ("unknown key 'stpes' in section 'run'")
+  std::string where = {};     ///< file, key, line ("recipes/a.yaml:12:3, key run.stpes")
+  std::string expected = {};  ///< what was expected ("one of: steps, batch, lr")
+  std::string got = {};       ///< what was found
+  std::string hint = {};      ///< how to fix it ("did you mean 'steps'?")
   std::vector<std::pair<std::string, std::string>> details = {};  ///< more labelled lines
 };
 

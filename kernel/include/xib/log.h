@@ -25,6 +25,12 @@ std::string_view level_name(Level level);
 using Sink = std::function<void(Level, std::string_view)>;
 void set_sink(Sink sink);
 
+/// A status line kept at the bottom of the terminal (a tty progress bar). While one is set,
+/// write() clears it, prints the message, and calls `redraw` to draw it again below, so log
+/// lines never land inside the bar. nullptr removes it. Called with the log lock held: `redraw`
+/// must not log.
+void set_status_line(std::function<void()> redraw);
+
 /// Write one message at `level` (thread-safe; one message is never interleaved with another).
 void write(Level level, std::string_view message);
 

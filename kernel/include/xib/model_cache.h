@@ -13,25 +13,25 @@
 namespace xib {
 
 struct ModelFile {
-  std::string path;    ///< relative to the model's folder
-  uint64_t bytes = 0;  ///< size recorded when fetched
-  std::string sha256;  ///< hash recorded when fetched
+  std::string path = {};    ///< relative to the model's folder
+  uint64_t bytes = 0;       ///< size recorded when fetched
+  std::string sha256 = {};  ///< hash recorded when fetched
 };
 
 struct ModelEntry {
-  std::string name;  ///< folder name, how recipes refer to it ("smollm2-135m-instruct")
-  std::filesystem::path dir;
-  std::string package, version;  ///< PyPI package it came from
-  std::string license;
-  std::string description;
-  std::vector<ModelFile> files;
-  std::string problem;  ///< non-empty when the stamp is missing or unreadable
+  std::string name = {};  ///< folder name, how recipes refer to it ("smollm2-135m-instruct")
+  std::filesystem::path dir = {};
+  std::string package = {}, version = {};  ///< PyPI package it came from
+  std::string license = {};
+  std::string description = {};
+  std::vector<ModelFile> files = {};
+  std::string problem = {};  ///< non-empty when the stamp is missing or unreadable
 };
 
 /// One finding of ModelCache::verify().
 struct ModelIssue {
-  std::string file;
-  std::string problem;  ///< "missing", "size 12 != recorded 34", "sha256 mismatch"
+  std::string file = {};
+  std::string problem = {};  ///< "missing", "size 12 != recorded 34", "sha256 mismatch"
 };
 
 class ModelCache {

@@ -58,6 +58,7 @@ class Progress {
   Options opt_;
   bool tty_ = false;
   bool finished_ = false;
+  bool status_line_ = false;  // registered with the logger as the terminal's status line
   int64_t done_ = 0;
   double start_ = 0, last_draw_ = -1e30;
   std::vector<std::pair<std::string, double>> metrics_;

@@ -11,6 +11,13 @@ namespace xib::cli {
 
 namespace {
 
+std::string human_bytes(uint64_t bytes) {
+  if (bytes < 1000) return fmt::format("{} B", bytes);
+  if (bytes < 1000 * 1000) return fmt::format("{:.1f} kB", bytes / 1e3);
+  if (bytes < 1000ull * 1000 * 1000) return fmt::format("{:.1f} MB", bytes / 1e6);
+  return fmt::format("{:.2f} GB", bytes / 1e9);
+}
+
 int list_models(const po::variables_map& vm) {
   const ModelCache cache;
   const bool verify = vm.count("verify") > 0;
@@ -55,11 +62,11 @@ int list_models(const po::variables_map& vm) {
       continue;
     }
     const std::string package = e.package.empty() ? "?" : e.package + "==" + e.version;
-    std::cout << fmt::format("{:<24} {:<40} {:>7.1f}MB  {}\n", e.name, package, bytes / 1e6, status);
+    std::cout << fmt::format("{:<24} {:<40} {:>9}  {}\n", e.name, package, human_bytes(bytes), status);
     if (!e.description.empty())
       std::cout << "    " << e.description << (e.license.empty() ? "" : " [" + e.license + "]") << "\n";
     for (const auto& f : e.files) {
-      std::cout << fmt::format("    {:<40} {:>9.1f}MB  {}\n", f.path, f.bytes / 1e6, sniff_format(e.dir / f.path));
+      std::cout << fmt::format("    {:<40} {:>9}  {}\n", f.path, human_bytes(f.bytes), sniff_format(e.dir / f.path));
     }
     for (const auto& i : issues) std::cout << "    problem: " << i.file << ": " << i.problem << "\n";
   }

@@ -221,7 +221,8 @@ std::string ConfigSection::where(std::string_view key) const {
     }
   }
   std::string loc = source ? source->locate(kp, n) : std::string("(no recipe)");
-  return kp.empty() ? loc : loc + ", key " + kp;
+  // A --set already names its key.
+  return kp.empty() || loc.rfind("--set ", 0) == 0 ? loc : loc + ", key " + kp;
 }
 
 // ---------------------------------------------------------------------------------------------

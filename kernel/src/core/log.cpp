@@ -43,6 +43,7 @@ struct State {
   std::atomic<int> level{static_cast<int>(Level::info)};
   std::mutex mutex;  // guards sink and serialises whole messages
   Sink sink;
+  std::function<void()> status_redraw;  // the progress bar on a terminal, if one is drawn
 
   State() {
     const char* env = std::getenv("XIB_LOG");
@@ -96,6 +97,12 @@ void set_sink(Sink sink) {
   s.sink = std::move(sink);
 }
 
+void set_status_line(std::function<void()> redraw) {
+  State& s = state();
+  std::lock_guard lock(s.mutex);
+  s.status_redraw = std::move(redraw);
+}
+
 void write(Level level, std::string_view message) {
   // Direct callers get the same filtering as the formatting helpers.
   if (!enabled(level)) return;
@@ -108,8 +115,10 @@ void write(Level level, std::string_view message) {
   }
   // Stamped under the lock so stamps never run backwards down the output; one fwrite per
   // message (stderr is unbuffered) so the line reaches the terminal whole.
-  const std::string line = format_line(level, message);
+  std::string line = format_line(level, message);
+  if (s.status_redraw) line.insert(0, "\r\x1b[K");  // clear the status line first
   std::fwrite(line.data(), 1, line.size(), stderr);
+  if (s.status_redraw) s.status_redraw();
 }
 
 }  // namespace xib::log

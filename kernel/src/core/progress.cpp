@@ -10,6 +10,8 @@
 #include <iostream>
 #include <string_view>
 
+#include "xib/log.h"
+
 namespace xib {
 
 namespace {
@@ -81,6 +83,11 @@ Progress::Progress(Options options) : opt_(std::move(options)) {
   if (opt_.width <= 0) opt_.width = terminal_width();
   tty_ = opt_.tty.value_or(::isatty(STDERR_FILENO) == 1);
   start_ = now();
+  // On the terminal, log lines go above the bar instead of into it.
+  if (tty_ && opt_.out == &std::cerr) {
+    log::set_status_line([this] { *opt_.out << '\r' << line() << "\x1b[K" << std::flush; });
+    status_line_ = true;
+  }
 }
 
 Progress::~Progress() {
@@ -116,6 +123,7 @@ void Progress::set_metric(const std::string& name, double value) {
 void Progress::finish() {
   if (finished_) return;
   finished_ = true;
+  if (status_line_) log::set_status_line(nullptr);
   maybe_draw(true);
 }
 
