@@ -11,9 +11,10 @@ set(CMAKE_JOB_POOL_LINK xib_link)
 
 find_program(XIB_CCACHE ccache)
 if(XIB_CCACHE AND NOT CMAKE_CXX_COMPILER_LAUNCHER)
-  set(CMAKE_CXX_COMPILER_LAUNCHER ${XIB_CCACHE})
-  # Precompiled headers and ccache agree only with these settings.
-  set(ENV{CCACHE_SLOPPINESS} "pch_defines,time_macros,include_file_mtime,include_file_ctime")
+  # Precompiled headers and ccache agree only with this sloppiness, which must reach every
+  # compile, hence the env wrapper.
+  set(CMAKE_CXX_COMPILER_LAUNCHER ${CMAKE_COMMAND} -E env
+      CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime ${XIB_CCACHE})
 endif()
 
 add_library(xib_warnings INTERFACE)

@@ -26,6 +26,14 @@ endfunction()
 # One doctest binary per area; every TEST_CASE becomes its own CTest test.
 function(xib_add_test name)
   cmake_parse_arguments(T "" "" "SOURCES;LIBRARIES;LABELS" ${ARGN})
+  # CTest splits discovered names at ';', and a doctest filter that matches nothing passes:
+  # such a case would silently never run.
+  foreach(_src ${T_SOURCES})
+    file(STRINGS ${_src} _bad REGEX "TEST_CASE\\(\"[^\"]*;")
+    if(_bad)
+      message(FATAL_ERROR "${_src}: a TEST_CASE name contains ';', which CTest would split: ${_bad}")
+    endif()
+  endforeach()
   add_executable(${name} ${CMAKE_SOURCE_DIR}/tests/support/doctest_main.cpp ${T_SOURCES})
   target_link_libraries(${name} PRIVATE xib_kernel xib_test_support xib_warnings doctest::doctest ${T_LIBRARIES})
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)

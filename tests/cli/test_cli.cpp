@@ -28,7 +28,7 @@ void write_fake_cache(const TempDir& cache) {
 
 }  // namespace
 
-TEST_CASE("xib --help lists the commands and exits 0; no arguments is a usage error") {
+TEST_CASE("xib --help lists the commands and exits 0 — no arguments is a usage error") {
   auto r = run_xib({"--help"});
   CHECK(r.exit_code == 0);
   for (const char* cmd : {"version", "plugins", "models", "run"}) CHECK(contains(r.out, std::string("  ") + cmd));
@@ -96,7 +96,7 @@ TEST_CASE("xib plugins lists the fixture plugin and every refused file with its 
   CHECK(refused == 8);
 }
 
-TEST_CASE("xib run dispatches to a plugin's recipe kind; --set and --dump-config work") {
+TEST_CASE("xib run dispatches to a plugin's recipe kind — --set and --dump-config work") {
   TempDir dir;
   const fs::path recipe = dir.write("echo.yaml", "kind: echo\nmessage: hello there\nrepeat: 2\n");
   auto r = run_xib({"run", recipe.string(), kFixtureDir});

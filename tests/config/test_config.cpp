@@ -279,7 +279,7 @@ TEST_CASE("syntax errors name the file, line and column") {
   CHECK_THROWS_AS(ConfigSource::from_string("- a\n- b\n", "list.yaml", "/"), ConfigError);
 }
 
-TEST_CASE("recipe files: missing file is a usage error; relative paths use the file's folder") {
+TEST_CASE("recipe files: missing file is a usage error — relative paths use the file's folder") {
   test::TempDir dir;
   CHECK_THROWS_AS(ConfigSource::from_file(dir / "nope.yaml"), UsageError);
   const fs::path file = dir.write("sub/r.yaml", "out: ../o\n");

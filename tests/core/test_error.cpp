@@ -28,7 +28,7 @@ TEST_CASE("empty parts are left out and multi-line values stay aligned") {
   CHECK(Error("plain").report() == "plain");
 }
 
-TEST_CASE("usage errors exit 2, runtime errors 1; kinds name the class") {
+TEST_CASE("usage errors exit 2, runtime errors 1 — kinds name the class") {
   CHECK(UsageError("x").exit_code() == 2);
   CHECK(ConfigError("x").exit_code() == 2);
   CHECK(IoError("x").exit_code() == 1);

@@ -155,7 +155,7 @@ TEST_CASE("log: stderr lines carry elapsed time and level name") {
   CHECK(std::regex_match(lines[0].substr(0, 9), std::regex(R"(\[ {3}\d\.\ds\])")));
 }
 
-TEST_CASE("log: XIB_LOG unset means info; invalid falls back to info with one warning") {
+TEST_CASE("log: XIB_LOG unset means info — invalid falls back to info with one warning") {
   {
     const auto r = run_child("levels", "");
     REQUIRE(r.exit_code == 0);

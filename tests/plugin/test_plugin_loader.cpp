@@ -148,7 +148,7 @@ TEST_CASE("load_file can throw the refusal, naming the file") {
   CHECK_THROWS_AS(loader.load_file("/nonexistent/xib-plugin-x.so", true), PluginError);
 }
 
-TEST_CASE("the same file is loaded once; the same plugin name from another file is refused") {
+TEST_CASE("the same file is loaded once — the same plugin name from another file is refused") {
   test::TempDir dir;
   Registry registry;
   PluginLoader loader(registry);
