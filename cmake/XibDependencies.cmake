@@ -16,9 +16,26 @@ if(NOT _torch_lib_dir MATCHES "^${_torch_cfg_prefix}" AND NOT _torch_cfg_prefix 
                       "clear the build folder's CMakeCache.txt and configure again with only -DTorch_DIR")
 endif()
 
+# A PyTorch wheel's CUDA libraries find their own dependencies (NCCL, cuBLAS, … from the wheel's
+# nvidia packages) at run time through their RUNPATH; at link time ld would pick up a system
+# CUDA's older copies and fail on symbols those lack. Leave them to the dynamic loader.
+if(NOT _torch_cfg_prefix MATCHES "^/usr")
+  add_link_options(LINKER:--allow-shlib-undefined)
+endif()
+
 find_package(Boost 1.74 REQUIRED COMPONENTS program_options)
 find_package(yaml-cpp REQUIRED)
 find_package(fmt REQUIRED)
+# PyTorch 2.x ships its own fmt headers in its include folder, which shadow the system's; the
+# system library would then not match them. Header-only fmt is consistent with whichever
+# headers a translation unit sees.
+set(XIB_FMT fmt::fmt)
+foreach(_dir ${TORCH_INCLUDE_DIRS})
+  if(EXISTS "${_dir}/fmt/format.h")
+    set(XIB_FMT fmt::fmt-header-only)
+    message(STATUS "xib: LibTorch ships fmt headers (${_dir}/fmt): using fmt header-only")
+  endif()
+endforeach()
 find_package(nlohmann_json 3.10 REQUIRED)
 find_package(Threads REQUIRED)
 if(XIB_BUILD_TESTS)

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 #include <stdlib.h>
 
+#include <cstring>
 #include <fstream>
 
 #include "test_support.h"
