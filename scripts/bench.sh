@@ -58,3 +58,4 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
   echo "$table"
 } >>"$out"
 echo "appended to $out"
+bash scripts/bench_weights.sh "$build" "$out"

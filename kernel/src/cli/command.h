@@ -29,6 +29,8 @@ Command version_command();
 Command plugins_command();
 Command models_command();
 Command run_command();
+Command inspect_command();
+Command convert_command();
 
 /// Options every command accepts (--log-level, -v, -q, --threads, --plugin-dir).
 po::options_description common_options();
