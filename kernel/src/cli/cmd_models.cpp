@@ -11,13 +11,6 @@ namespace xib::cli {
 
 namespace {
 
-std::string human_bytes(uint64_t bytes) {
-  if (bytes < 1000) return fmt::format("{} B", bytes);
-  if (bytes < 1000 * 1000) return fmt::format("{:.1f} kB", bytes / 1e3);
-  if (bytes < 1000ull * 1000 * 1000) return fmt::format("{:.1f} MB", bytes / 1e6);
-  return fmt::format("{:.2f} GB", bytes / 1e9);
-}
-
 int list_models(const po::variables_map& vm) {
   const ModelCache cache;
   const bool verify = vm.count("verify") > 0;

@@ -2,6 +2,7 @@
 // Command; main.cpp dispatches on the first argument and turns errors into exit codes.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -31,6 +32,9 @@ Command models_command();
 Command run_command();
 Command inspect_command();
 Command convert_command();
+
+/// "512 B", "12.3 kB", "98.4 MB", "1.07 GB" — sizes for tables.
+std::string human_bytes(uint64_t bytes);
 
 /// Options every command accepts (--log-level, -v, -q, --threads, --plugin-dir).
 po::options_description common_options();
