@@ -8,6 +8,8 @@ xib="$build/bin/xib"
 out=docs/benchmarks.md
 cache=${XIB_MODEL_CACHE:-$HOME/.cache/xib/models}
 reps=${XIB_BENCH_REPS:-5}
+# The Python side of the comparisons (PyTorch, safetensors), in a git-ignored virtualenv.
+export XIB_BENCH_PYTHON=${XIB_BENCH_PYTHON:-$(bash scripts/bench-env.sh | tail -n 1)}
 
 # Best of $reps wall-clock runs of a command, in seconds.
 best_of() {

@@ -8,14 +8,14 @@
 # Best of WEIGHTS_REPS (3) runs; runs are warm-cache (the page cache cannot be dropped here).
 #
 #   scripts/bench_weights.sh [BUILD_DIR] [OUT.md]
-#   WEIGHTS_MB=1024 ST_PYTHON=.venv-fixtures/bin/python TORCH_PYTHON=/var/tmp/xib-torch2/bin/python
+#   WEIGHTS_MB=1024 ST_PYTHON=… TORCH_PYTHON=… (default: $XIB_BENCH_PYTHON, set up by scripts/bench-env.sh)
 set -euo pipefail
 build=${1:-build}
 out=${2:-docs/benchmarks.md}
 mb=${WEIGHTS_MB:-1024}
 reps=${WEIGHTS_REPS:-3}
-st_python=${ST_PYTHON:-.venv-fixtures/bin/python}
-torch_python=${TORCH_PYTHON:-/var/tmp/xib-torch2/bin/python}
+st_python=${ST_PYTHON:-${XIB_BENCH_PYTHON:-.venv-bench/bin/python}}
+torch_python=${TORCH_PYTHON:-${XIB_BENCH_PYTHON:-.venv-bench/bin/python}}
 bench_bin="$build/bin/bench_weights"
 dir="$build/bench"
 st="$dir/weights-${mb}mb.safetensors"
