@@ -1,15 +1,4 @@
-// LibTorch first: it brings glog, whose CHECK* macros would silently replace doctest's (and abort
-// instead of reporting). Drop them before doctest defines its own.
-#include <ATen/ATen.h>
-#undef CHECK
-#undef CHECK_EQ
-#undef CHECK_NE
-#undef CHECK_LT
-#undef CHECK_LE
-#undef CHECK_GT
-#undef CHECK_GE
-
-#include <doctest/doctest.h>
+#include "torch_doctest.h"  // LibTorch + doctest, in the order that works
 #include <sched.h>
 
 #include <algorithm>

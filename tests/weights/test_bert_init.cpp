@@ -1,15 +1,6 @@
 // Real data: initialising a 6-layer, hidden-384 Q-Former from all-MiniLM-L6-v2 (a BertModel)
 // with load_attention=False. Skipped, with a message, when the model cache lacks the model.
-#include <ATen/ATen.h>
-#undef CHECK
-#undef CHECK_EQ
-#undef CHECK_NE
-#undef CHECK_LT
-#undef CHECK_LE
-#undef CHECK_GT
-#undef CHECK_GE
-
-#include <doctest/doctest.h>
+#include "torch_doctest.h"  // LibTorch + doctest, in the order that works
 
 #include <filesystem>
 #include <map>

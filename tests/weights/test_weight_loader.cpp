@@ -1,15 +1,5 @@
 // Applying weight plans with real data: transforms, dtype conversion, strided records.
-// LibTorch first, then drop glog's CHECK* macros before doctest defines its own.
-#include <ATen/ATen.h>
-#undef CHECK
-#undef CHECK_EQ
-#undef CHECK_NE
-#undef CHECK_LT
-#undef CHECK_LE
-#undef CHECK_GT
-#undef CHECK_GE
-
-#include <doctest/doctest.h>
+#include "torch_doctest.h"  // LibTorch + doctest, in the order that works
 
 #include <cstring>
 #include <map>
