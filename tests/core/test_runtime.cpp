@@ -1,4 +1,3 @@
-#include "torch_doctest.h"  // LibTorch + doctest, in the order that works
 #include <sched.h>
 
 #include <algorithm>
@@ -7,6 +6,7 @@
 #include <set>
 #include <vector>
 
+#include "torch_doctest.h"  // LibTorch + doctest, in the order that works
 #include "xib/error.h"
 #include "xib/runtime.h"
 

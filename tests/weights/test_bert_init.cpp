@@ -1,12 +1,11 @@
 // Real data: initialising a 6-layer, hidden-384 Q-Former from all-MiniLM-L6-v2 (a BertModel)
 // with load_attention=False. Skipped, with a message, when the model cache lacks the model.
-#include "torch_doctest.h"  // LibTorch + doctest, in the order that works
-
 #include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
 
+#include "torch_doctest.h"  // LibTorch + doctest, in the order that works
 #include "xib/io/safetensors.h"
 #include "xib/model_cache.h"
 #include "xib/weights/maps.h"

@@ -1,11 +1,10 @@
 // Applying weight plans with real data: transforms, dtype conversion, strided records.
-#include "torch_doctest.h"  // LibTorch + doctest, in the order that works
-
 #include <cstring>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "torch_doctest.h"  // LibTorch + doctest, in the order that works
 #include "xib/error.h"
 #include "xib/weights/weight_loader.h"
 #include "xib/weights/weight_map.h"
