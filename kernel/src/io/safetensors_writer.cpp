@@ -2,6 +2,7 @@
 // an atomic file write (temp file, fsync, rename).
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>  // fmt::join (moved here in fmt 11)
 #include <sys/stat.h>
 #include <unistd.h>
 

@@ -3,6 +3,7 @@
 #include "xib/weights/weight_map.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>  // fmt::join (moved here in fmt 11)
 
 #include <algorithm>
 #include <set>
