@@ -14,12 +14,13 @@ set -euo pipefail
 declare -A GROUPS_PKGS=(
   [base]="build-essential cmake ninja-build ccache pkg-config git libtorch-dev libopenblas0-openmp
           libboost-dev libboost-program-options-dev libyaml-cpp-dev libfmt-dev nlohmann-json3-dev
-          doctest-dev python3 python3-pip python3-venv ca-certificates clang-format"
+          doctest-dev python3 python3-pip python3-venv ca-certificates clang-format
+          libpcre2-dev libpng-dev libjpeg62-turbo-dev libsentencepiece-dev libhdf5-dev"
   # The sanitizer runtime is versioned with clang; bookworm's default clang is 14.
   [asan]="clang libclang-rt-14-dev"
 )
 declare -A GROUPS_INFO=(
-  [base]="compilers, LibTorch, OpenBLAS (OpenMP), Boost, yaml-cpp, fmt, nlohmann-json, doctest, python3+pip"
+  [base]="compilers, LibTorch, OpenBLAS (OpenMP), Boost, yaml-cpp, fmt, nlohmann-json, doctest, python3+pip, PCRE2, libpng, libjpeg-turbo, sentencepiece, HDF5"
   [asan]="clang and its sanitizer runtime, for -DXIB_SANITIZE=address,undefined builds"
 )
 
