@@ -5,7 +5,7 @@
 # FUZZ_SECONDS (default 60). Exits non-zero when a target crashes; the reproducer is left in
 # build-fuzz/ (crash-*, leak-*, timeout-*): re-run with `build-fuzz/fuzz_<name> FILE`.
 #
-#   scripts/fuzz.sh [TARGET]...      TARGET: safetensors, pickle (default: all)
+#   scripts/fuzz.sh [TARGET]...      TARGET: safetensors, pickle, gguf (default: all)
 #   FUZZ_SECONDS=30 FUZZ_DIR=build-fuzz CXX=clang++ scripts/fuzz.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +13,7 @@ seconds=${FUZZ_SECONDS:-60}
 dir=${FUZZ_DIR:-build-fuzz}
 cxx=${CXX_FUZZ:-clang++}
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(safetensors pickle)
+[ ${#targets[@]} -gt 0 ] || targets=(safetensors pickle gguf)
 
 command -v "$cxx" >/dev/null || { echo "fuzz: $cxx not found: run scripts/setup-deps.sh --asan" >&2; exit 1; }
 mkdir -p "$dir"
@@ -25,9 +25,10 @@ declare -A SOURCES=(
   [safetensors]="kernel/src/io/safetensors*.cpp kernel/src/io/tensor_record.cpp kernel/src/core/error.cpp
                  kernel/src/config/config.cpp"
   [pickle]="kernel/src/io/pickle*.cpp kernel/src/io/tensor_record.cpp kernel/src/core/error.cpp"
+  [gguf]="kernel/src/io/gguf*.cpp kernel/src/core/error.cpp kernel/src/config/config.cpp"
 )
-declare -A LIBS=([safetensors]="-lyaml-cpp -lfmt" [pickle]="-lfmt")
-declare -A SEEDS=([safetensors]="tests/io/data/safetensors" [pickle]="tests/io/data/torch")
+declare -A LIBS=([safetensors]="-lyaml-cpp -lfmt" [pickle]="-lfmt" [gguf]="-lyaml-cpp -lfmt")
+declare -A SEEDS=([safetensors]="tests/io/data/safetensors" [pickle]="tests/io/data/torch" [gguf]="tests/io/data/gguf")
 
 status=0
 for t in "${targets[@]}"; do

@@ -11,6 +11,7 @@
 
 #include "xib/config.h"
 #include "xib/error.h"
+#include "xib/io/gguf.h"
 #include "xib/io/safetensors.h"
 #include "xib/io/torch_checkpoint.h"
 #include "xib/model_cache.h"
@@ -23,9 +24,9 @@ namespace {
 
 constexpr const char* kSupported =
     "supported: safetensors (a .safetensors file, a model.safetensors.index.json, or a folder holding "
-    "either) and PyTorch checkpoints (torch.save zip or legacy .pt/.pth/.bin)";
+    "either), PyTorch checkpoints (torch.save zip or legacy .pt/.pth/.bin) and GGUF (.gguf, v2/v3)";
 
-/// Shared part of both sources: the (prefix-filtered, renamed) records and a name index.
+/// Shared part of every source: the (prefix-filtered, renamed) records and a name index.
 class SourceBase : public WeightSource {
  public:
   const fs::path& path() const override { return path_; }
@@ -140,6 +141,44 @@ class CheckpointSource final : public SourceBase {
   Checkpoint ck_;
 };
 
+/// A GGUF file: every tensor dequantised to f32 when opened (aligned F32 tensors point into the
+/// mapping, the others are owned here), named as stored, row-major shapes. attn_q / attn_k stay in
+/// llama.cpp's permuted row order: the model's loader applies unpermute_qk (xib/io/gguf.h).
+class GgufSource final : public SourceBase {
+ public:
+  GgufSource(const fs::path& path, const WeightOpenOptions& options) : file_(path) {
+    path_ = path;
+    std::vector<TensorRecord> all;
+    all.reserve(file_.tensors().size());
+    for (const GgufTensorInfo& t : file_.tensors()) {
+      TensorRecord r{.name = t.name, .dtype = DType::f32, .shape = t.shape()};
+      if (t.type == GgmlType::f32 && reinterpret_cast<uintptr_t>(t.data) % alignof(float) == 0) {
+        r.data = t.data;
+        r.storage_bytes = static_cast<size_t>(t.nbytes);
+      } else {
+        auto& values = owned_.emplace_back(file_.dequantize(t).data);
+        r.data = reinterpret_cast<const std::byte*>(values.data());
+        r.storage_bytes = values.size() * sizeof(float);
+      }
+      all.push_back(std::move(r));
+    }
+    const auto tops = top_level_names(all);
+    set_tensors(std::move(all), options.prefix, {{"top-level names", tops}});
+  }
+  std::string format() const override { return fmt::format("gguf v{}", file_.version()); }
+  /// Each key with a short rendering ("u32 30", "array[49152] of string").
+  std::map<std::string, std::string> metadata() const override {
+    std::map<std::string, std::string> out;
+    for (const auto& k : file_.keys()) out[k] = file_.get(k).render();
+    return out;
+  }
+  std::vector<fs::path> files() const override { return {path_}; }
+
+ private:
+  GgufFile file_;
+  std::vector<std::vector<float>> owned_;
+};
+
 /// The first bytes as hex ("47 47 55 46 03 00 00 00") and, when printable, as text.
 std::string first_bytes(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
@@ -157,7 +196,7 @@ std::string first_bytes(const fs::path& file) {
 [[noreturn]] void unsupported(const fs::path& file, const std::string& kind, const std::string& got) {
   throw FormatError({.what = fmt::format("'{}' is {}: not a weights format open_weights reads", file.string(), kind),
                      .where = file.string(),
-                     .expected = "safetensors or a PyTorch checkpoint",
+                     .expected = "safetensors, a PyTorch checkpoint or GGUF",
                      .got = got,
                      .hint = kSupported});
 }
@@ -216,13 +255,7 @@ std::unique_ptr<WeightSource> open_weights(const fs::path& path, const WeightOpe
                    .where = path.string(),
                    .got = "not a regular file, or not readable",
                    .hint = "check the path and its permissions"});
-  if (kind.starts_with("gguf"))
-    throw FormatError(
-        {.what = fmt::format("'{}' is a GGUF file ({}): not supported by open_weights yet", path.string(), kind),
-         .where = path.string(),
-         .expected = "safetensors or a PyTorch checkpoint",
-         .got = "GGUF: not supported by open_weights yet",
-         .hint = kSupported});
+  if (kind.starts_with("gguf")) return std::make_unique<GgufSource>(path, options);
   if (kind.starts_with("pickle"))
     unsupported(path, "a plain pickle (" + kind + ") without torch.save's magic number",
                 first_bytes(path) + "; a pickle not written by torch.save");

@@ -1,6 +1,12 @@
 // Any weights file xib can read, behind one interface: safetensors (one file, a shard index, or
-// a model folder) and PyTorch checkpoints (zip or legacy). Torch-free: tensors are
-// TensorRecords whose bytes live as long as the source.
+// a model folder), PyTorch checkpoints (zip or legacy) and GGUF (llama.cpp, v2/v3). Torch-free:
+// tensors are TensorRecords whose bytes live as long as the source.
+//
+// GGUF: every tensor is dequantised to f32 when the file is opened (xib/io/gguf.h lists the
+// types), named as stored ("blk.0.attn_q.weight"), with row-major shapes (GGUF's dims reversed).
+// attn_q / attn_k weights stay in llama.cpp's permuted row order: the model's weight map or
+// loader applies xib::io::unpermute_qk(). metadata() renders every key ("u32 30",
+// "array[49152] of string").
 #pragma once
 
 #include <filesystem>
@@ -17,7 +23,7 @@ namespace xib::io {
 class WeightSource {
  public:
   virtual ~WeightSource() = default;
-  /// "safetensors", "safetensors (N shards)", "pytorch zip", "pytorch legacy".
+  /// "safetensors", "safetensors (N shards)", "pytorch zip", "pytorch legacy", "gguf v3", "gguf v2".
   virtual std::string format() const = 0;
   virtual const std::filesystem::path& path() const = 0;
   /// Every tensor in file order, named as stored (dotted paths inside nested checkpoints:
@@ -40,8 +46,9 @@ struct WeightOpenOptions {
 };
 
 /// Open by content (not by extension): safetensors file, *.index.json, a folder holding either,
-/// or a PyTorch checkpoint. Unknown formats are a FormatError naming what was found; a missing
-/// file is an IoError; an unknown prefix a NotFoundError listing the available ones.
+/// a PyTorch checkpoint, or a GGUF file. Unknown formats are a FormatError naming what was
+/// found; a missing file is an IoError; an unknown prefix a NotFoundError listing the available
+/// ones.
 std::unique_ptr<WeightSource> open_weights(const std::filesystem::path& path, const WeightOpenOptions& options = {});
 
 }  // namespace xib::io
