@@ -4,11 +4,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "xib/config.h"
 #include "xib/tensor.h"
 
 namespace xib {
@@ -32,10 +34,16 @@ class Aligner {
   /** tokens [B, T, D] float32 + B instructions → [B, Q, d_llm] float32 (with grad in training). */
   virtual Tensor align(const Tensor& tokens, std::span<const std::string> instructions) = 0;
 
-  /// Trainable parameters by upstream-style name ("Qformer.bert.encoder.layer.0…", "ln.weight").
+  /// Trainable parameters by our names (xib/weights/maps.h: "ln.weight", "query_tokens",
+  /// "qformer.layer.0.self_attn.q.weight", "llm_proj.weight"; linear: "projection.weight").
   virtual std::vector<std::pair<std::string, Tensor>> named_parameters() const = 0;
   /// Training mode switches dropout on; evaluation mode off.
   virtual void set_training(bool on) = 0;
 };
+
+/// The aligner a recipe section describes: `type:` (default "qformer") picks the registered
+/// factory, which binds the rest of the section to its options. Unknown types are a
+/// NotFoundError listing the registered ones.
+std::shared_ptr<Aligner> create_aligner(const ConfigSection& section);
 
 }  // namespace xib

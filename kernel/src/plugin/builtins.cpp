@@ -5,6 +5,7 @@ namespace xib {
 std::vector<RegistryEntry> builtin_registrations() {
   Registrations reg;
   register_check_recipe(reg);
+  register_aligners(reg);
   return std::move(reg.entries());
 }
 

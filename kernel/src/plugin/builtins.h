@@ -11,5 +11,6 @@ std::vector<RegistryEntry> builtin_registrations();
 
 // One function per built-in area, each defined beside what it registers.
 void register_check_recipe(Registrations& reg);
+void register_aligners(Registrations& reg);  // kernel/src/aligners/register_aligners.cpp
 
 }  // namespace xib

@@ -85,6 +85,8 @@ at::Tensor apply_transform(const Transform& t, std::vector<at::Tensor> inputs) {
     }
     case K::concat:
       return at::cat(inputs, t.dim);
+    case K::grow:
+      return inputs.front();  // apply_plan writes it into the leading part of the parameter
   }
   throw Error("unknown transform");
 }
@@ -177,6 +179,24 @@ LoadReport apply_plan(const WeightPlan& plan, const std::vector<io::TensorRecord
       }
     }
     const at::Tensor value = apply_transform(a.transform, std::move(inputs));
+    if (a.transform.kind == Transform::Kind::grow) {
+      auto leading = dst.sizes().vec();
+      const auto d = static_cast<size_t>(a.transform.dim);
+      if (d < leading.size() && value.dim() == dst.dim() && value.size(a.transform.dim) <= dst.size(a.transform.dim)) {
+        leading[d] = value.size(a.transform.dim);
+      }
+      if (value.sizes().vec() != leading) {
+        throw ShapeError(
+            {.what = "weight does not fit the leading part of its parameter after " + a.transform.describe(),
+             .where = a.to + " (from " + join_names(a.from) + ")",
+             .expected =
+                 shape_str(dst.sizes().vec()) + " or fewer entries along dim " + std::to_string(a.transform.dim),
+             .got = shape_str(value.sizes().vec())});
+      }
+      dst.narrow(a.transform.dim, 0, value.size(a.transform.dim)).copy_(value);
+      ++report.loaded;
+      continue;
+    }
     if (value.sizes() != dst.sizes()) {
       throw ShapeError({.what = "weight does not fit its parameter after " + a.transform.describe(),
                         .where = a.to + " (from " + join_names(a.from) + ")",

@@ -26,6 +26,8 @@ std::string Transform::describe() const {
       return fmt::format("split part {} of {} along dim {}", part, parts, dim);
     case Kind::concat:
       return fmt::format("concat along dim {}", dim);
+    case Kind::grow:
+      return fmt::format("grow dim {} to {}", dim, size);
   }
   return "?";
 }
@@ -225,6 +227,16 @@ ShapeResult transformed_shape(const Transform& t, const std::vector<std::vector<
         }
         shape[static_cast<size_t>(t.dim)] += b[static_cast<size_t>(t.dim)];
       }
+      return {.shape = shape};
+    }
+    case K::grow: {
+      if (bad_dim(t.dim)) return {.error = fmt::format("grow dim {} out of range for {}", t.dim, shape_str(a))};
+      if (a[static_cast<size_t>(t.dim)] > t.size) {
+        return {.error =
+                    fmt::format("cannot grow dim {} of {} to {}: the source is larger", t.dim, shape_str(a), t.size)};
+      }
+      auto shape = a;
+      shape[static_cast<size_t>(t.dim)] = t.size;
       return {.shape = shape};
     }
   }

@@ -275,6 +275,13 @@ WeightPlan plan(const ExpandedMap& map, const std::vector<SourceTensor>& source_
                              .note = r.error.empty() ? e.transform.describe() : r.error});
       continue;
     }
+    if (e.transform.kind == Transform::Kind::grow &&
+        shapes.front()[static_cast<size_t>(e.transform.dim)] < r.shape[static_cast<size_t>(e.transform.dim)]) {
+      const auto have = shapes.front()[static_cast<size_t>(e.transform.dim)];
+      p.warnings.push_back(fmt::format("{}: entries {}…{} along dim {} keep their initialisation ({} has {})", e.to,
+                                       have, r.shape[static_cast<size_t>(e.transform.dim)] - 1, e.transform.dim,
+                                       join_names(from), have));
+    }
     if (dtype_ok) {
       p.assignments.push_back(
           {.to = e.to, .from = from, .transform = e.transform, .shape = r.shape, .dtype = want.dtype});

@@ -14,6 +14,8 @@
 //   qformer.layer.{i}.ffn.{up,down,norm}.*            up [F, H], down [H, F]   (instruction tokens)
 //   qformer.layer.{i}.query_ffn.{up,down,norm}.*      same shapes               (query tokens)
 //   llm_proj.{weight,bias}                            [d_llm, H], [d_llm]
+// The linear aligner (projection_only): ln.*, projection.{weight [Q·H, d_enc], bias [Q·H]},
+// llm_proj.* (linear_params()).
 #pragma once
 
 #include <cstdint>
@@ -47,6 +49,9 @@ struct BertInitOptions {
   /// BLIP-2 stage 1 copies the ordinary FFN into the query FFN after loading BERT; false
   /// leaves the query FFN fresh.
   bool query_ffn_from_ffn = true;
+  /// > 0: the word embedding grows to this many rows (BERT's 30522 → 30523 with [DEC]); the
+  /// extra rows keep their initialisation and the plan warns about them.
+  int64_t vocab = 0;
 };
 
 /// Initialising a Q-Former from plain BERT (HF BertModel names: embeddings.…,
@@ -54,6 +59,34 @@ struct BertInitOptions {
 /// and position_ids are skipped; cross-attention, query tokens, ln and llm_proj come from
 /// nowhere in BERT and are allowed to start fresh.
 WeightMap bert_qformer_init(const BertInitOptions& options = {});
+
+struct Blip2MapOptions {
+  int64_t cross_attention_freq = 2;
+  bool load_attention = true;
+  /// Our word-embedding rows: stage 1 stores 30522 (no [DEC]); the rest keep their
+  /// initialisation (Transform::grow, reported as a plan warning). 0: no growing.
+  int64_t vocab = 30523;
+};
+
+/// BLIP-2 stage-1 checkpoints (blip2_pretrained.pth, tensors under "model"): Qformer.bert.…,
+/// query_tokens, ln_vision.* → ln. The ITC/ITM heads, the MLM head and the vision encoder are
+/// skipped; llm_proj starts fresh (stage 1 has none).
+WeightMap blip2_qformer(const Blip2MapOptions& options = {});
+
+/// LAVIS projection_only (the linear ablation): {m}_ln, {m}_projection, {m}_llm_proj.
+WeightMap lavis_linear();
+
+/// Sizes of one linear aligner.
+struct LinearShape {
+  int64_t queries = 32;
+  int64_t hidden = 768;
+  int64_t encoder_width = 1408;
+  int64_t llm_width = 4096;
+};
+
+/// Our linear aligner's parameters: ln.*, projection.{weight [Q·h, d_enc], bias},
+/// llm_proj.{weight [d_llm, h], bias}.
+std::vector<DestParam> linear_params(const LinearShape& shape);
 
 /// Sizes of one Q-Former aligner (defaults: SPEC's BERT-base Q-Former on EVA-CLIP, Vicuna 7B).
 struct QFormerShape {
@@ -71,5 +104,38 @@ struct QFormerShape {
 
 /// Our parameters (names as above, f32) for these sizes, in a stable order.
 std::vector<DestParam> qformer_params(const QFormerShape& shape);
+
+// ---- LLaMA-family decoders (plugins/llama) ----
+// Our names (q, k, v fused into qkv and gate, up into gate_up: one matmul each):
+//   embed.weight                       [V, d]
+//   layers.{i}.attn_norm.weight        [d]
+//   layers.{i}.attn.qkv.weight         [(H + 2·Hkv)·hd, d]   rows: q (H·hd), k (Hkv·hd), v (Hkv·hd)
+//   layers.{i}.attn.out.weight         [d, H·hd]
+//   layers.{i}.mlp_norm.weight         [d]
+//   layers.{i}.mlp.gate_up.weight      [2·F, d]              rows: gate (F), up (F)
+//   layers.{i}.mlp.down.weight         [d, F]
+//   norm.weight                        [d]
+//   lm_head.weight                     [V, d]                (absent when tied to embed.weight)
+
+struct LlamaShape {
+  int64_t layers = 0;
+  int64_t hidden = 0;
+  int64_t ffn = 0;
+  int64_t vocab = 0;
+  int64_t heads = 0;
+  int64_t kv_heads = 0;
+  int64_t head_dim = 0;
+  bool tied = false;  ///< lm_head shares embed.weight
+};
+
+/// transformers' LlamaForCausalLM: model.embed_tokens, model.layers.{i}.self_attn.q_proj, …,
+/// model.norm, lm_head (skipped when tied). Expand with .layers.
+WeightMap hf_llama(bool tied);
+/// GGUF (llama.cpp) names: token_embd, blk.{i}.attn_q, …, output_norm, output (absent when
+/// tied). attn_q/attn_k rows are in llama.cpp's rotary order: the loader undoes that
+/// permutation on the records before applying this table.
+WeightMap gguf_llama(bool tied);
+/// Our decoder's parameters (f32) for these sizes, in a stable order.
+std::vector<DestParam> llama_params(const LlamaShape& shape);
 
 }  // namespace xib::weights::maps

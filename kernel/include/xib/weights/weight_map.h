@@ -31,12 +31,13 @@ inline constexpr std::string_view kZeros = "<zeros>";
 
 /// What to do with an entry's source tensor(s) to get our parameter.
 struct Transform {
-  enum class Kind { identity, transpose, reshape, split, concat };
+  enum class Kind { identity, transpose, reshape, split, concat, grow };
   Kind kind = Kind::identity;
   std::vector<int64_t> shape = {};  ///< reshape: target shape (one -1 allowed)
   int64_t dim = 0;                  ///< split, concat: the dimension
   int64_t part = 0;                 ///< split: which part (0-based) …
   int64_t parts = 1;                ///< … of how many equal parts
+  int64_t size = 0;                 ///< grow: the size along `dim` after growing
 
   static Transform identity() { return {}; }
   /** [a, b] → [b, a] */
@@ -48,8 +49,12 @@ struct Transform {
   }
   /** several sources (kZeros allowed) concatenated along `dim` */
   static Transform concat(int64_t dim) { return {.kind = Kind::concat, .dim = dim}; }
+  /** [.., n, ..] → [.., size, ..], n ≤ size: the source fills the first n entries along `dim`, the
+      rest keep the parameter's initialisation (reported as a plan warning). A vocabulary that
+      gained a token ([DEC]) loads from one without it. */
+  static Transform grow(int64_t dim, int64_t size) { return {.kind = Kind::grow, .dim = dim, .size = size}; }
 
-  /// "identity", "transpose", "reshape [2, 3]", "split 1/3 along 0", "concat along 0".
+  /// "identity", "transpose", "reshape [2, 3]", "split 1/3 along 0", "concat along 0", "grow dim 0 to 30523".
   std::string describe() const;
 };
 

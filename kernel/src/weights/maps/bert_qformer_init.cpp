@@ -6,21 +6,8 @@ namespace xib::weights::maps {
 
 namespace {
 
-using detail::Row;
-
-// Under encoder.layer.{i}. → under qformer.layer.{i}.
-constexpr Row kLayer[] = {
-    {"attention.self.query", "self_attn.q"},
-    {"attention.self.key", "self_attn.k"},
-    {"attention.self.value", "self_attn.v"},
-    {"attention.output.dense", "self_attn.out"},
-    {"attention.output.LayerNorm", "self_attn.norm"},
-    {"intermediate.dense", "ffn.up"},
-    {"output.dense", "ffn.down"},
-    {"output.LayerNorm", "ffn.norm"},
-};
 // BLIP-2 stage 1 copies each ordinary FFN module into its query twin.
-constexpr Row kQueryFfn[] = {
+constexpr detail::Row kQueryFfn[] = {
     {"intermediate.dense", "query_ffn.up"},
     {"output.dense", "query_ffn.down"},
     {"output.LayerNorm", "query_ffn.norm"},
@@ -31,18 +18,14 @@ constexpr Row kQueryFfn[] = {
 WeightMap bert_qformer_init(const BertInitOptions& options) {
   WeightMap map{.name = "bert → q-former init"};
   const std::string p = options.prefix;
-  map.entries.push_back({.from = {p + "embeddings.word_embeddings.weight"}, .to = "qformer.embeddings.word.weight"});
+  map.entries.push_back({.from = {p + "embeddings.word_embeddings.weight"},
+                         .to = "qformer.embeddings.word.weight",
+                         .transform = options.vocab > 0 ? Transform::grow(0, options.vocab) : Transform::identity()});
   map.entries.push_back(
       {.from = {p + "embeddings.position_embeddings.weight"}, .to = "qformer.embeddings.position.weight"});
   detail::add_module(map, p + "embeddings.LayerNorm", "qformer.embeddings.norm");
-  for (const Row& r : kLayer) {
-    detail::add_module(map, p + "encoder.layer.{i}." + r.upstream, std::string("qformer.layer.{i}.") + r.ours);
-  }
-  if (options.query_ffn_from_ffn) {
-    for (const Row& r : kQueryFfn) {
-      detail::add_module(map, p + "encoder.layer.{i}." + r.upstream, std::string("qformer.layer.{i}.") + r.ours);
-    }
-  }
+  detail::add_layer_rows(map, p + "encoder.layer.{i}.", detail::kBertLayer);
+  if (options.query_ffn_from_ffn) detail::add_layer_rows(map, p + "encoder.layer.{i}.", kQueryFfn);
 
   map.skips = {
       {.pattern = p + "embeddings.token_type_embeddings.*", .reason = "the Q-Former has no token-type embeddings"},

@@ -1,0 +1,92 @@
+// Option checks of the built-in aligners and their registration under "qformer" and "linear"
+// (recipe `aligner: {type: …}`). Torch-free.
+#include <fmt/format.h>
+
+#include "../plugin/builtins.h"
+#include "xib/aligners/linear.h"
+#include "xib/aligners/qformer.h"
+#include "xib/log.h"
+
+namespace xib {
+
+namespace aligners {
+
+namespace {
+
+void require_positive(Validator& v, std::string_view key, int64_t value) {
+  v.require(value > 0, key, "a positive number", value);
+}
+void require_probability(Validator& v, std::string_view key, double p) {
+  v.require(p >= 0.0 && p < 1.0, key, "a probability in [0, 1)", p);
+}
+
+}  // namespace
+
+void QFormerOptions::validate(Validator& v) const {
+  v.one_of("type", type, {"qformer"});
+  for (auto [key, value] : {std::pair<std::string_view, int64_t>{"layers", layers},
+                            {"hidden", hidden},
+                            {"heads", heads},
+                            {"ffn", ffn},
+                            {"queries", queries},
+                            {"cross_attention_freq", cross_attention_freq},
+                            {"encoder_width", encoder_width},
+                            {"vocab", vocab},
+                            {"max_positions", max_positions},
+                            {"llm_width", llm_width},
+                            {"max_text_tokens", max_text_tokens}}) {
+    require_positive(v, key, value);
+  }
+  if (heads > 0) {
+    v.require(hidden % heads == 0, "heads", fmt::format("a divisor of hidden ({})", hidden), heads);
+  }
+  v.require(max_text_tokens >= 2 && max_text_tokens <= max_positions, "max_text_tokens",
+            fmt::format("between 2 ([CLS] [SEP]) and max_positions ({})", max_positions), max_text_tokens);
+  require_probability(v, "dropout", dropout);
+  require_probability(v, "attention_dropout", attention_dropout);
+  v.require(encoder_ln_eps > 0.0, "encoder_ln_eps", "a positive number", encoder_ln_eps);
+  v.require(norm_eps > 0.0, "norm_eps", "a positive number", norm_eps);
+  v.require(!modality.empty(), "modality", "a modality name (image, video, audio, pc)", "''");
+}
+
+void LinearOptions::validate(Validator& v) const {
+  v.one_of("type", type, {"linear"});
+  require_positive(v, "queries", queries);
+  require_positive(v, "hidden", hidden);
+  require_positive(v, "encoder_width", encoder_width);
+  require_positive(v, "llm_width", llm_width);
+  v.require(encoder_ln_eps > 0.0, "encoder_ln_eps", "a positive number", encoder_ln_eps);
+  v.require(!modality.empty(), "modality", "a modality name (image, video, audio, pc)", "''");
+  v.one_of("init.format", init.format, linear_init_formats());
+}
+
+}  // namespace aligners
+
+std::shared_ptr<Aligner> create_aligner(const ConfigSection& section) {
+  std::string type = "qformer";
+  if (const ConfigSection t = section.child("type"); t.present()) config_detail::from_yaml(t, type);
+  return Registry::global().create<Aligner>(type, {.options = section});
+}
+
+void register_aligners(Registrations& reg) {
+  reg.add<Aligner>(
+      "qformer",
+      [](const FactoryArgs& args) -> std::unique_ptr<Aligner> {
+        const auto o = bind<aligners::QFormerOptions>(args.options);
+        auto a = std::make_unique<aligners::QFormerAligner>(o);
+        if (!o.init.path.empty()) log::info("aligner '{}' (qformer): {}", o.modality, a->load(o.init).summary());
+        return a;
+      },
+      "instruction-aware Q-Former (BERT, learned queries, cross-attention to the encoder tokens)");
+  reg.add<Aligner>(
+      "linear",
+      [](const FactoryArgs& args) -> std::unique_ptr<Aligner> {
+        const auto o = bind<aligners::LinearOptions>(args.options);
+        auto a = std::make_unique<aligners::LinearAligner>(o);
+        if (!o.init.path.empty()) log::info("aligner '{}' (linear): {}", o.modality, a->load(o.init).summary());
+        return a;
+      },
+      "linear-projection ablation (projection_only): mean-pool → Linear → [Q, h] → llm_proj");
+}
+
+}  // namespace xib

@@ -1,0 +1,287 @@
+// Loading aligner weights through the maps: LAVIS's own key list, X-InstructBLIP per-modality
+// checkpoints, BLIP-2 stage 1 (vocabulary growth), plain BERT (all-MiniLM-L6-v2), wrong
+// modality and wrong sizes; and the recipe `aligner:` section choosing the implementation.
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "aligner_fixtures.h"
+#include "torch_doctest.h"  // LibTorch + doctest, in the order that works
+#include "xib/aligners/linear.h"
+#include "xib/aligners/qformer.h"
+#include "xib/model_cache.h"
+#include "xib/registry.h"
+#include "xib/weights/maps.h"
+
+using namespace xib;
+using namespace xib::weights;
+
+namespace {
+
+/// tests/aligners/data/lavis_keys.txt: "name [d0, d1]" per line.
+std::vector<SourceTensor> lavis_keys() {
+  std::ifstream in(test::aligner_data("lavis_keys.txt"));
+  std::vector<SourceTensor> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    const auto space = line.find(' ');
+    SourceTensor t{.name = line.substr(0, space)};
+    std::string dims = line.substr(space + 2, line.size() - space - 3);
+    std::replace(dims.begin(), dims.end(), ',', ' ');
+    std::istringstream ds(dims);
+    for (int64_t d; ds >> d;) t.shape.push_back(d);
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+bool has(const std::vector<Noted>& list, const std::string& name, const std::string& reason_part) {
+  for (const auto& n : list) {
+    if (n.name == name) return n.reason.find(reason_part) != std::string::npos;
+  }
+  return false;
+}
+
+aligners::QFormerOptions small_with(std::function<void(aligners::QFormerOptions&)> edit) {
+  auto o = test::fixture_qformer();
+  edit(o);
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("loading: the lavis map consumes exactly LAVIS's own Q-Former keys") {
+  const auto source = lavis_keys();
+  REQUIRE(source.size() > 300);
+  const auto expected = maps::qformer_params({});  // SPEC's sizes: 12 layers, 768, 1408 → 4096
+  const auto em = expand(maps::lavis_qformer({}), {.layers = 12, .vars = {{"m", "image"}}});
+  const auto p = plan(em, source, expected, {.source_label = "lavis_keys.txt"});
+  CHECK_MESSAGE(p.ok(), p.summary());
+  CHECK(p.unexpected.empty());
+  CHECK(p.missing.empty());
+  CHECK(p.misshaped.empty());
+  CHECK(p.fresh.empty());
+  CHECK(p.assignments.size() == expected.size());
+  // Deliberately skipped, with reasons: the position_ids buffer and the MLM head.
+  CHECK(p.skipped.size() + p.assignments.size() == source.size());
+  CHECK(has(p.skipped, "image_Qformer.bert.embeddings.position_ids", "buffer"));
+  CHECK(has(p.skipped, "image_Qformer.cls.predictions.decoder.weight", "MLM head"));
+  for (const auto& s : p.skipped) {
+    const bool known =
+        s.name == "image_Qformer.bert.embeddings.position_ids" || s.name.starts_with("image_Qformer.cls.");
+    CHECK_MESSAGE(known, s.name);
+  }
+}
+
+TEST_CASE("loading: transformers' InstructBLIP checkpoint, detected by its names") {
+  auto a = aligners::make_qformer(test::fixture_qformer());
+  const auto p = a->load({.path = test::aligner_data("qformer_weights.safetensors")});
+  CHECK(p.source_label.find("as hf_instructblip") != std::string::npos);
+  CHECK(p.assignments.size() == a->named_parameters().size());
+  CHECK(p.fresh.empty());
+}
+
+TEST_CASE("loading: X-InstructBLIP per-modality checkpoints, and the wrong modality") {
+  test::TempDir dir;
+  auto src = aligners::make_qformer(test::fixture_qformer());
+  src->load({.path = test::aligner_data("qformer_weights.safetensors")});
+  const auto audio_map = expand(maps::lavis_qformer({}), {.layers = 3, .vars = {{"m", "audio"}}});
+  auto tensors = test::rename_for(audio_map, src->named_parameters());
+  tensors["audio_Qformer.bert.embeddings.position_ids"] = at::arange(128, at::kFloat).unsqueeze(0);
+  tensors["audio_Qformer.cls.predictions.bias"] = at::zeros({80});
+  const auto file = dir / "audio.safetensors";
+  test::write_checkpoint(file, tensors);
+
+  SUBCASE("an image aligner refuses audio_ keys, listing what the checkpoint has") {
+    auto image = aligners::make_qformer(test::fixture_qformer());
+    try {
+      image->load({.path = file});
+      FAIL("no error");
+    } catch (const NotFoundError& e) {
+      const std::string msg = e.report();
+      CHECK(msg.find("modality 'image'") != std::string::npos);
+      CHECK(msg.find("image_Qformer.*") != std::string::npos);
+      CHECK(msg.find("aligners for: audio") != std::string::npos);
+      CHECK(e.info().hint.find("modality: audio") != std::string::npos);
+    }
+  }
+  SUBCASE("modality: audio reads it, and the weights arrive") {
+    auto o = test::fixture_qformer();
+    o.modality = "audio";
+    auto audio = aligners::make_qformer(o);
+    const auto p = audio->load({.path = file});
+    CHECK(p.source_label.find("as lavis") != std::string::npos);
+    CHECK(p.skipped.size() == 2);
+    const auto want = src->named_parameters();
+    const auto got = audio->named_parameters();
+    for (size_t i = 0; i < got.size(); ++i) CHECK_MESSAGE(at::equal(got[i].second, want[i].second), got[i].first);
+  }
+  SUBCASE("a checkpoint holding two modalities: the other one is skipped with its reason") {
+    auto both = tensors;
+    for (const auto& [name, t] : tensors) both["image" + name.substr(5)] = t;
+    test::write_checkpoint(dir / "both.safetensors", both);
+    auto image = aligners::make_qformer(test::fixture_qformer());
+    const auto p = image->load({.path = dir / "both.safetensors"});
+    CHECK(p.assignments.size() == image->named_parameters().size());
+    CHECK(has(p.skipped, "audio_query_tokens", "the 'audio' aligner"));
+  }
+}
+
+TEST_CASE("loading: a checkpoint of another size lists every mismatch") {
+  SUBCASE("hidden 64 instead of 32") {
+    auto a = aligners::make_qformer(small_with([](auto& o) { o.hidden = 64, o.heads = 4; }));
+    try {
+      a->load({.path = test::aligner_data("qformer_weights.safetensors")});
+      FAIL("no error");
+    } catch (const WeightMapError& e) {
+      CHECK(e.plan().misshaped.size() > 10);
+      const std::string msg = e.report();
+      CHECK(msg.find("64]") != std::string::npos);  // expected …
+      CHECK(msg.find("32]") != std::string::npos);  // … and got
+    }
+  }
+  SUBCASE("4 layers instead of 3") {
+    auto a = aligners::make_qformer(small_with([](auto& o) { o.layers = 4; }));
+    try {
+      a->load({.path = test::aligner_data("qformer_weights.safetensors")});
+      FAIL("no error");
+    } catch (const WeightMapError& e) {
+      CHECK(e.plan().missing.size() == 22);  // layer 3: self-attention 10, two FFNs 12, no cross (3 % 2)
+      CHECK(e.report().find("qformer.layer.3.") != std::string::npos);
+    }
+  }
+  SUBCASE("an unknown format is named") {
+    test::TempDir dir;
+    test::write_checkpoint(dir / "x.safetensors", {{"foo.bar", at::zeros({2})}});
+    auto a = aligners::make_qformer(test::fixture_qformer());
+    CHECK(test::report_of<NotFoundError>([&] { a->load({.path = dir / "x.safetensors"}); }).find("foo.bar") !=
+          std::string::npos);
+  }
+}
+
+TEST_CASE("loading: a BLIP-2 stage-1 checkpoint grows the vocabulary by [DEC]") {
+  test::TempDir dir;
+  auto src = aligners::make_qformer(test::fixture_qformer());  // vocab 80
+  src->load({.path = test::aligner_data("qformer_weights.safetensors")});
+  const auto em = expand(maps::blip2_qformer({.vocab = 0}), {.layers = 3});
+  auto tensors = test::rename_for(em, src->named_parameters());
+  auto& word = tensors.at("Qformer.bert.embeddings.word_embeddings.weight");
+  word = word.narrow(0, 0, 79).clone();  // stage 1 has one row fewer
+  tensors["Qformer.cls.predictions.bias"] = at::zeros({79});
+  tensors["vision_proj.weight"] = at::zeros({4, 32});
+  tensors["itm_head.weight"] = at::zeros({2, 32});
+  tensors["temp"] = at::ones({1});
+  tensors["visual_encoder.blocks.0.norm1.weight"] = at::ones({3});
+  std::map<std::string, at::Tensor> stored;
+  for (const auto& [n, t] : tensors) stored["model." + n] = t;  // blip2_pretrained.pth keeps them under "model"
+  test::write_checkpoint(dir / "blip2.safetensors", stored);
+
+  for (bool load_attention : {true, false}) {
+    CAPTURE(load_attention);
+    auto a = aligners::make_qformer(test::fixture_qformer());
+    const auto before = a->named_parameters();
+    std::map<std::string, at::Tensor> fresh_copy;
+    for (const auto& [n, t] : before) fresh_copy[n] = t.detach().clone();
+    const auto p = a->load({.path = dir / "blip2.safetensors", .load_attention = load_attention});
+    CHECK(p.source_label.find("as blip2") != std::string::npos);
+    REQUIRE(p.warnings.size() == 1);
+    CHECK(p.warnings[0].find("entries 79…79 along dim 0 keep their initialisation") != std::string::npos);
+    CHECK(has(p.fresh, "llm_proj.weight", "no LLM projection"));
+    CHECK(has(p.skipped, "itm_head.weight", "image-text matching"));
+    const auto params = a->named_parameters();
+    std::map<std::string, at::Tensor> now(params.begin(), params.end());
+    const auto& w = now["qformer.embeddings.word.weight"];
+    CHECK(at::equal(w.narrow(0, 0, 79), word));
+    CHECK(at::equal(w[79], fresh_copy["qformer.embeddings.word.weight"][79]));  // [DEC] stays fresh
+    CHECK(at::equal(now["llm_proj.weight"], fresh_copy["llm_proj.weight"]));
+    CHECK(at::equal(now["qformer.layer.0.query_ffn.up.weight"],
+                    tensors["Qformer.bert.encoder.layer.0.intermediate_query.dense.weight"]));
+    const bool attention_loaded = at::equal(now["qformer.layer.0.cross_attn.k.weight"],
+                                            tensors["Qformer.bert.encoder.layer.0.crossattention.self.key.weight"]);
+    CHECK(attention_loaded == load_attention);
+    if (!load_attention) CHECK(has(p.fresh, "qformer.layer.1.self_attn.q.weight", "load_attention=False"));
+  }
+}
+
+TEST_CASE("loading: initialisation from plain BERT (all-MiniLM-L6-v2) with load_attention=False") {
+  const auto file = ModelCache::default_root() / "all-minilm-l6-v2" / "model.safetensors";
+  if (!std::filesystem::exists(file)) {
+    MESSAGE("skipped: " << file.string() << " is absent (scripts/fetch-models.sh fetches all-minilm-l6-v2)");
+    return;
+  }
+  aligners::QFormerOptions o{
+      .layers = 6, .hidden = 384, .heads = 12, .ffn = 1536, .queries = 4, .encoder_width = 48, .llm_width = 8};
+  auto a = aligners::make_qformer(o);
+  const auto p = a->load({.path = file, .load_attention = false});
+  CHECK(p.source_label.find("as bert") != std::string::npos);
+  CHECK(p.assignments.size() == 4 + 6 * 12);
+  CHECK(has(p.fresh, "qformer.layer.2.self_attn.v.weight", "load_attention=False"));
+  CHECK(has(p.fresh, "qformer.layer.4.cross_attn.q.weight", "BERT has none"));
+  REQUIRE(p.warnings.size() == 1);  // row 30522 ([DEC]) keeps its initialisation
+  CHECK(p.warnings[0].find("30522…30522") != std::string::npos);
+  io::SafetensorsFile st(file);
+  const auto params = a->named_parameters();
+  std::map<std::string, at::Tensor> now(params.begin(), params.end());
+  const at::Tensor up = weights::record_to_tensor(st.tensor("encoder.layer.5.intermediate.dense.weight"));
+  CHECK(at::equal(now["qformer.layer.5.ffn.up.weight"], up));
+  CHECK(at::equal(now["qformer.layer.5.query_ffn.up.weight"], up));  // BLIP-2's copy into the query FFN
+  at::NoGradGuard no_grad;
+  const at::Tensor ids = at::tensor({101, 2054, 102}, at::kLong).view({1, 3});
+  CHECK(at::isfinite(a->align_ids(at::randn({1, 5, 48}), ids, at::ones_like(ids))).all().item<bool>());
+}
+
+TEST_CASE("recipe: `aligner: {type: …}` swaps the implementation and nothing else") {
+  const std::string keys =
+      "layers: 2, hidden: 32, heads: 4, ffn: 64, queries: 8, encoder_width: 24, "
+      "vocab: 80, max_positions: 128, llm_width: 16";
+  for (const std::string type : {"qformer", "linear"}) {
+    CAPTURE(type);
+    auto src = ConfigSource::from_string("aligner: {type: " + type + ", " + keys + "}", "test.yaml", ".");
+    const auto a = create_aligner(src->section("aligner"));
+    CHECK(a->type() == type);
+    CHECK(a->num_queries() == 8);
+    CHECK(a->input_width() == 24);
+    CHECK(a->output_width() == 16);
+    CHECK(a->uses_instruction() == (type == "qformer"));
+  }
+  SUBCASE("the type defaults to qformer") {
+    auto src = ConfigSource::from_string("aligner: {" + keys + "}", "test.yaml", ".");
+    CHECK(create_aligner(src->section("aligner"))->type() == "qformer");
+  }
+  SUBCASE("an unknown type lists the registered ones") {
+    auto src = ConfigSource::from_string("aligner: {type: qformr}", "test.yaml", ".");
+    try {
+      create_aligner(src->section("aligner"));
+      FAIL("no error");
+    } catch (const NotFoundError& e) {
+      CHECK(e.report().find("linear") != std::string::npos);
+      CHECK(e.report().find("qformer") != std::string::npos);
+    }
+  }
+  SUBCASE("an unknown key names the section") {
+    auto src = ConfigSource::from_string("aligner: {type: qformer, layres: 2}", "test.yaml", ".");
+    CHECK(test::report_of<ConfigError>([&] { create_aligner(src->section("aligner")); }).find("layers") !=
+          std::string::npos);
+  }
+  SUBCASE("init: a checkpoint path resolves against the recipe's folder") {
+    const auto dir = test::aligner_data("");
+    auto src = ConfigSource::from_string(
+        "aligner: {type: qformer, layers: 3, hidden: 32, heads: 4, ffn: 64, queries: 8, encoder_width: 24, "
+        "vocab: 80, max_positions: 128, llm_width: 16, init: {path: qformer_weights.safetensors}}",
+        "test.yaml", dir);
+    const auto a = create_aligner(src->section("aligner"));
+    auto ref = aligners::make_qformer(test::fixture_qformer());
+    ref->load({.path = test::aligner_data("qformer_weights.safetensors")});
+    CHECK(at::equal(a->named_parameters().back().second, ref->named_parameters().back().second));
+  }
+  SUBCASE("a bad init format is refused with the choices") {
+    auto src = ConfigSource::from_string("aligner: {type: linear, init: {format: bret}}", "test.yaml", ".");
+    CHECK(test::report_of<ConfigError>([&] { create_aligner(src->section("aligner")); }).find("bert") !=
+          std::string::npos);
+  }
+}
