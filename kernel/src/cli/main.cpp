@@ -12,8 +12,8 @@
 namespace xib::cli {
 
 const std::vector<Command>& commands() {
-  static const std::vector<Command> all = {version_command(), plugins_command(), models_command(),
-                                           run_command(),     inspect_command(), convert_command()};
+  static const std::vector<Command> all = {version_command(), plugins_command(), models_command(),  run_command(),
+                                           inspect_command(), convert_command(), generate_command()};
   return all;
 }
 

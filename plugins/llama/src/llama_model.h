@@ -1,0 +1,100 @@
+// The LLaMA decoder on CPU in f32: RMSNorm, rotary embeddings (default, linear, llama3),
+// grouped-query attention, SwiGLU MLP, tied or untied lm_head. Internal to the plugin (it
+// includes LibTorch); the kernel sees it as a LanguageModel.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "llama_config.h"
+#include "xib/language_model.h"
+#include "xib/tokenizer.h"
+
+namespace xib::llama {
+
+/// Per-layer keys and values: [B, Hkv, capacity, hd] each, the first length() positions valid.
+class LlamaKvCache final : public KvCache {
+ public:
+  LlamaKvCache(const LlamaConfig& config, int64_t batch, int64_t capacity);
+  int64_t length() const override { return length_; }
+  int64_t batch_size() const override { return batch_; }
+  void select_rows(const at::Tensor& rows) override;
+
+  /** Appends k, v [B, Hkv, T, hd] of `layer`; returns the keys and values of every position so
+      far, [B, Hkv, length + T, hd] each. */
+  std::pair<at::Tensor, at::Tensor> append(int64_t layer, const at::Tensor& k, const at::Tensor& v);
+  /// Called once every layer appended T positions.
+  void advance(int64_t t) { length_ += t; }
+
+ private:
+  void grow(int64_t needed);
+  std::vector<at::Tensor> k_, v_;
+  int64_t batch_ = 0;
+  int64_t length_ = 0;
+};
+
+class LlamaModel final : public LanguageModel {
+ public:
+  /// Parameters are allocated (uninitialised, f32) from `config`; load them with
+  /// params() and the weight maps (llama_load.h).
+  explicit LlamaModel(LlamaConfig config);
+
+  std::string name() const override { return config_.name; }
+  int64_t hidden_size() const override { return config_.hidden; }
+  int64_t vocab_size() const override { return config_.vocab; }
+  int64_t context_length() const override { return config_.context; }
+  const Tokenizer& tokenizer() const override;
+  std::optional<int64_t> bos_id() const override { return config_.bos; }
+  std::vector<int64_t> eos_ids() const override { return config_.eos; }
+  std::optional<int64_t> pad_id() const override { return config_.pad; }
+  std::string apply_chat_template(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const override;
+
+  at::Tensor embed(const at::Tensor& ids) override;
+  at::Tensor forward(const at::Tensor& embeddings, const at::Tensor& attention_mask) override;
+  at::Tensor loss(const at::Tensor& embeddings, const at::Tensor& attention_mask, const at::Tensor& labels) override;
+  std::unique_ptr<KvCache> new_cache(int64_t batch, int64_t capacity) override;
+  at::Tensor decode(const at::Tensor& embeddings, const at::Tensor& attention_mask, KvCache& cache,
+                    bool last_only) override;
+
+  const LlamaConfig& config() const { return config_; }
+  /// Our parameter names (xib/weights/maps.h) → tensors, for loading.
+  std::map<std::string, at::Tensor>& params() { return params_; }
+  /// Call after loading: caches per-layer views of the parameters.
+  void finish_loading();
+
+  /// Sets the tokenizer and the chat template (a Jinja text; ChatML is recognised).
+  void set_tokenizer(std::unique_ptr<Tokenizer> tokenizer) { tokenizer_ = std::move(tokenizer); }
+  void set_chat_template(std::string text) { chat_template_ = std::move(text); }
+  /// GGUF rope_freqs ([hd / 2] divisors of the default frequencies, llama3 GGUFs).
+  void set_rope_factors(const std::vector<float>& factors);
+
+ private:
+  struct Layer {
+    at::Tensor attn_norm, qkv, out, mlp_norm, gate_up, down;
+  };
+  /** embeddings [B, T, d], positions [B, T] int64, additive mask [B, 1, 1, T, S] → hidden [B, T, d] */
+  at::Tensor run_layers(at::Tensor h, const at::Tensor& positions, const at::Tensor& mask, LlamaKvCache* cache);
+  at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight) const;
+  /** positions [B, T] → cos, sin [B, 1, T, hd] */
+  std::pair<at::Tensor, at::Tensor> rotary(const at::Tensor& positions) const;
+  void check_inputs(const at::Tensor& embeddings, const at::Tensor& mask, int64_t past, const char* where) const;
+
+  LlamaConfig config_;
+  std::map<std::string, at::Tensor> params_;
+  std::vector<Layer> layers_;
+  at::Tensor embed_, norm_, lm_head_;
+  at::Tensor inv_freq_;  // [hd / 2]
+  std::unique_ptr<Tokenizer> tokenizer_;
+  std::string chat_template_;
+};
+
+/** attention mask [B, S] (1 token, 0 padding) → position ids [B, S]: cumsum − 1, padding 1 */
+at::Tensor positions_from_mask(const at::Tensor& mask);
+/** rotary inverse frequencies [hd / 2] for a config (rope type and factors applied) */
+at::Tensor rope_inv_freq(const LlamaConfig& config);
+
+}  // namespace xib::llama
