@@ -22,10 +22,10 @@ mkdir -p "$dir"
 # globs, so a reader split into several files stays covered), and the fixture folders that seed
 # its corpus.
 declare -A SOURCES=(
-  [safetensors]="kernel/src/io/safetensors*.cpp kernel/src/io/tensor_record.cpp kernel/src/core/error.cpp
+  [safetensors]="kernel/src/io/safetensors*.cpp kernel/src/io/mapped_file.cpp kernel/src/io/tensor_record.cpp kernel/src/core/error.cpp
                  kernel/src/config/config.cpp"
   [pickle]="kernel/src/io/pickle*.cpp kernel/src/io/tensor_record.cpp kernel/src/core/error.cpp"
-  [gguf]="kernel/src/io/gguf*.cpp kernel/src/core/error.cpp kernel/src/config/config.cpp"
+  [gguf]="kernel/src/io/gguf*.cpp kernel/src/io/mapped_file.cpp kernel/src/core/error.cpp kernel/src/config/config.cpp"
 )
 declare -A LIBS=([safetensors]="-lyaml-cpp -lfmt" [pickle]="-lfmt" [gguf]="-lyaml-cpp -lfmt")
 declare -A SEEDS=([safetensors]="tests/io/data/safetensors" [pickle]="tests/io/data/torch" [gguf]="tests/io/data/gguf")

@@ -2,11 +2,7 @@
 // file size before anything is used (see xib/io/gguf.h for the layout).
 #include "xib/io/gguf.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -16,6 +12,7 @@
 #include <set>
 
 #include "gguf_detail.h"
+#include "mapped_file.h"
 #include "xib/config.h"
 #include "xib/error.h"
 
@@ -169,25 +166,15 @@ class Reader {
 };
 
 std::string first_bytes(std::span<const std::byte> b) {
-  std::string hex, text;
-  for (size_t i = 0; i < std::min<size_t>(b.size(), 8); ++i) {
-    const auto c = static_cast<unsigned char>(b[i]);
-    hex += fmt::format("{}{:02x}", hex.empty() ? "" : " ", c);
-    text += std::isprint(c) ? static_cast<char>(c) : '.';
-  }
-  return b.empty() ? "an empty file" : fmt::format("first bytes {} (\"{}\")", hex, text);
+  return b.empty() ? "an empty file" : first_bytes_text(b.first(std::min<size_t>(b.size(), 8)));
 }
 
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
 
-struct GgufFile::Mapping {
-  void* addr = nullptr;
-  size_t size = 0;
-  ~Mapping() {
-    if (addr) ::munmap(addr, size);
-  }
+struct GgufFile::Mapping : MappedFile {
+  using MappedFile::MappedFile;
 };
 
 GgufFile::GgufFile(GgufFile&&) noexcept = default;
@@ -195,39 +182,8 @@ GgufFile& GgufFile::operator=(GgufFile&&) noexcept = default;
 GgufFile::~GgufFile() = default;
 
 GgufFile::GgufFile(const fs::path& file) : source_(file.string()) {
-  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    const int err = errno;
-    throw IoError({.what = fmt::format("cannot open GGUF file '{}'", source_),
-                   .where = source_,
-                   .got = std::strerror(err),
-                   .hint = err == ENOENT ? "check the path" : "check the file's permissions"});
-  }
-  struct stat st {};
-  const bool stat_ok = ::fstat(fd, &st) == 0;
-  const int stat_err = errno;
-  if (!stat_ok || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw IoError({.what = fmt::format("cannot read GGUF file '{}'", source_),
-                   .where = source_,
-                   .expected = "a regular file",
-                   .got = stat_ok ? "not a regular file" : std::strerror(stat_err)});
-  }
-  const auto size = static_cast<size_t>(st.st_size);
-  if (size > 0) {
-    void* addr = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    const int err = errno;
-    if (addr == MAP_FAILED) {
-      ::close(fd);
-      throw IoError(
-          {.what = fmt::format("cannot map GGUF file '{}'", source_), .where = source_, .got = std::strerror(err)});
-    }
-    mapping_ = std::make_unique<Mapping>();
-    mapping_->addr = addr;
-    mapping_->size = size;
-  }
-  ::close(fd);
-  parse(mapping_ ? std::span(static_cast<const std::byte*>(mapping_->addr), size) : std::span<const std::byte>());
+  mapping_ = std::make_unique<Mapping>(file, "GGUF file");
+  parse(mapping_->bytes());
 }
 
 GgufFile GgufFile::from_buffer(std::span<const std::byte> bytes, std::string label) {

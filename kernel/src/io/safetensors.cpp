@@ -1,11 +1,7 @@
 #include "xib/io/safetensors.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -19,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "mapped_file.h"
 #include "safetensors_errors.h"
 #include "xib/config.h"
 #include "xib/error.h"
@@ -139,12 +136,8 @@ Entry parse_entry(const std::string& source, const std::string& key, const json&
 // ---------------------------------------------------------------------------------------------
 // SafetensorsFile
 
-struct SafetensorsFile::Mapping {
-  void* addr = nullptr;
-  size_t size = 0;
-  ~Mapping() {
-    if (addr) ::munmap(addr, size);
-  }
+struct SafetensorsFile::Mapping : MappedFile {
+  using MappedFile::MappedFile;
 };
 
 SafetensorsFile::SafetensorsFile(SafetensorsFile&&) noexcept = default;
@@ -152,40 +145,8 @@ SafetensorsFile& SafetensorsFile::operator=(SafetensorsFile&&) noexcept = defaul
 SafetensorsFile::~SafetensorsFile() = default;
 
 SafetensorsFile::SafetensorsFile(const fs::path& file) : source_(file.string()) {
-  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    const int err = errno;
-    throw IoError({.what = fmt::format("cannot open safetensors file '{}'", source_),
-                   .where = source_,
-                   .got = std::strerror(err),
-                   .hint = err == ENOENT ? "check the path" : "check the file's permissions"});
-  }
-  struct stat st {};
-  const bool stat_ok = ::fstat(fd, &st) == 0;
-  const int stat_err = errno;
-  if (!stat_ok || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw IoError({.what = fmt::format("cannot read safetensors file '{}'", source_),
-                   .where = source_,
-                   .expected = "a regular file",
-                   .got = stat_ok ? "not a regular file" : std::strerror(stat_err)});
-  }
-  const auto size = static_cast<size_t>(st.st_size);
-  if (size > 0) {
-    void* addr = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    const int err = errno;
-    if (addr == MAP_FAILED) {
-      ::close(fd);
-      throw IoError({.what = fmt::format("cannot map safetensors file '{}'", source_),
-                     .where = source_,
-                     .got = std::strerror(err)});
-    }
-    mapping_ = std::make_unique<Mapping>();
-    mapping_->addr = addr;
-    mapping_->size = size;
-  }
-  ::close(fd);
-  parse(mapping_ ? std::span(static_cast<const std::byte*>(mapping_->addr), size) : std::span<const std::byte>());
+  mapping_ = std::make_unique<Mapping>(file, "safetensors file");
+  parse(mapping_->bytes());
 }
 
 SafetensorsFile SafetensorsFile::from_buffer(std::span<const std::byte> bytes, std::string label) {

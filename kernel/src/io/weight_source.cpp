@@ -9,6 +9,7 @@
 #include <fstream>
 #include <set>
 
+#include "mapped_file.h"
 #include "xib/config.h"
 #include "xib/error.h"
 #include "xib/io/gguf.h"
@@ -185,12 +186,7 @@ std::string first_bytes(const fs::path& file) {
   std::string head(16, '\0');
   in.read(head.data(), static_cast<std::streamsize>(head.size()));
   head.resize(static_cast<size_t>(std::max<std::streamsize>(in.gcount(), 0)));
-  std::string hex, text;
-  for (const char c : head) {
-    hex += fmt::format("{}{:02x}", hex.empty() ? "" : " ", static_cast<unsigned char>(c));
-    text += std::isprint(static_cast<unsigned char>(c)) ? c : '.';
-  }
-  return fmt::format("first bytes {} (\"{}\")", hex, text);
+  return first_bytes_text(std::as_bytes(std::span(head)));
 }
 
 [[noreturn]] void unsupported(const fs::path& file, const std::string& kind, const std::string& got) {
