@@ -9,6 +9,7 @@
 #include <cmath>
 #include <map>
 
+#include "load_init.h"
 #include "xib/io/weight_source.h"
 #include "xib/weights/maps.h"
 #include "xib/weights/weight_loader.h"
@@ -72,25 +73,9 @@ at::Tensor LinearAligner::align(const at::Tensor& tokens, std::span<const std::s
 }
 
 weights::WeightPlan LinearAligner::load(const AlignerInit& init) {
-  auto source = io::open_weights(init.path);
-  std::vector<std::string> names;
-  for (const auto& r : source->tensors()) names.push_back(r.name);
-  const ResolvedInit resolved = resolve_init(init, names, init.path.string());
-  if (!resolved.prefix.empty()) {
-    source = io::open_weights(init.path, {.prefix = resolved.prefix});
-    names.clear();
-    for (const auto& r : source->tensors()) names.push_back(r.name);
-  }
-  std::map<std::string, at::Tensor> params(impl_->named.begin(), impl_->named.end());
-  std::vector<std::string> own;
-  for (const auto& [n, _] : impl_->named) own.push_back(n);
-  const auto map = linear_init_map(init, resolved, impl_->o.modality, names, own);
-  auto plan = weights::plan(
-      map, weights::source_tensors(source->tensors()), weights::dest_spec(params),
-      {.strict = init.strict,
-       .source_label = fmt::format("{} ({} as {})", init.path.string(), source->format(), resolved.format)});
-  weights::apply_plan(plan, source->tensors(), params);
-  return plan;
+  return load_init(init, impl_->named, [&](const ResolvedInit& resolved, const auto& names, const auto& own) {
+    return linear_init_map(init, resolved, impl_->o.modality, names, own);
+  });
 }
 
 std::unique_ptr<LinearAligner> make_linear(const LinearOptions& options) {

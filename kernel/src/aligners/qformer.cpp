@@ -9,6 +9,7 @@
 #include <cmath>
 #include <limits>
 
+#include "load_init.h"
 #include "xib/io/weight_source.h"
 #include "xib/model_cache.h"
 #include "xib/text/wordpiece.h"
@@ -297,18 +298,6 @@ std::shared_ptr<const text::WordPieceTokenizer> QFormerAligner::tokenizer() { re
 
 weights::WeightPlan QFormerAligner::load(const AlignerInit& init) {
   const auto& o = impl_->o;
-  auto source = io::open_weights(init.path);
-  std::vector<std::string> names;
-  for (const auto& r : source->tensors()) names.push_back(r.name);
-  const ResolvedInit resolved = resolve_init(init, names, init.path.string());
-  if (!resolved.prefix.empty()) {
-    source = io::open_weights(init.path, {.prefix = resolved.prefix});
-    names.clear();
-    for (const auto& r : source->tensors()) names.push_back(r.name);
-  }
-  std::map<std::string, at::Tensor> params(impl_->named.begin(), impl_->named.end());
-  std::vector<std::string> own;
-  for (const auto& [n, _] : impl_->named) own.push_back(n);
   const weights::maps::QFormerShape shape{.layers = o.layers,
                                           .hidden = o.hidden,
                                           .ffn = o.ffn,
@@ -318,13 +307,9 @@ weights::WeightPlan QFormerAligner::load(const AlignerInit& init) {
                                           .encoder_width = o.encoder_width,
                                           .cross_attention_freq = o.cross_attention_freq,
                                           .llm_width = o.llm_width};
-  const auto map = qformer_init_map(init, resolved, o.modality, shape, names, own);
-  auto plan = weights::plan(
-      map, weights::source_tensors(source->tensors()), weights::dest_spec(params),
-      {.strict = init.strict,
-       .source_label = fmt::format("{} ({} as {})", init.path.string(), source->format(), resolved.format)});
-  weights::apply_plan(plan, source->tensors(), params);  // raises WeightMapError listing every problem
-  return plan;
+  return load_init(init, impl_->named, [&](const ResolvedInit& resolved, const auto& names, const auto& own) {
+    return qformer_init_map(init, resolved, o.modality, shape, names, own);
+  });
 }
 
 std::unique_ptr<QFormerAligner> make_qformer(const QFormerOptions& options) {
