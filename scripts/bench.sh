@@ -62,3 +62,4 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 echo "appended to $out"
 bash scripts/bench_weights.sh "$build" "$out"
 bash scripts/bench_qformer.sh "$build" "$out"
+bash scripts/bench_decode.sh "$build" "$out"

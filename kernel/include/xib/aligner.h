@@ -39,6 +39,11 @@ class Aligner {
   virtual std::vector<std::pair<std::string, Tensor>> named_parameters() const = 0;
   /// Training mode switches dropout on; evaluation mode off.
   virtual void set_training(bool on) = 0;
+  /** The state of the aligner's own dropout generator ([N] uint8), when it has one, so a
+      checkpoint can save it and a resumed run draw the same masks; undefined Tensor otherwise. */
+  virtual Tensor dropout_rng_state() const;
+  /// Restores dropout_rng_state(); aligners without their own generator ignore it.
+  virtual void set_dropout_rng_state(const Tensor& state);
 };
 
 /// The aligner a recipe section describes: `type:` (default "qformer") picks the registered

@@ -12,6 +12,7 @@ namespace xib {
 
 class Encoder;
 class Aligner;
+class Rng;
 
 class Processor {
  public:
@@ -19,6 +20,9 @@ class Processor {
   /** One file → the encoder's input for one sample: [C, H, W] for an image, [S, …] for a
       sequence of S segments. `training` enables the random augmentations (seeded by the caller). */
   virtual Tensor load(const std::filesystem::path& file, bool training) = 0;
+  /// The random stream of the training augmentations, or nullptr when there are none.
+  /// Checkpoints save and restore it, so a resumed run continues the same augmentations.
+  virtual Rng* augmentation_rng() { return nullptr; }
 };
 
 class Modality {

@@ -88,3 +88,11 @@ std::unique_ptr<LinearAligner> make_linear(const LinearOptions& options) {
 }
 
 }  // namespace xib::aligners
+
+namespace xib {
+
+// The Aligner interface's defaults (defined in a LibTorch translation unit): no own generator.
+Tensor Aligner::dropout_rng_state() const { return {}; }
+void Aligner::set_dropout_rng_state(const Tensor& /*state*/) {}
+
+}  // namespace xib

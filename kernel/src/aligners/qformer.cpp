@@ -291,6 +291,19 @@ std::vector<std::pair<std::string, at::Tensor>> QFormerAligner::named_parameters
 void QFormerAligner::set_training(bool on) { impl_->training = on; }
 bool QFormerAligner::training() const { return impl_->training; }
 void QFormerAligner::seed_dropout(uint64_t seed) { impl_->drop_gen.set_current_seed(seed); }
+
+Tensor QFormerAligner::dropout_rng_state() const { return impl_->drop_gen.get_state(); }
+
+void QFormerAligner::set_dropout_rng_state(const Tensor& state) {
+  if (!state.defined() || state.scalar_type() != at::kByte || state.dim() != 1 ||
+      state.numel() != impl_->drop_gen.get_state().numel()) {
+    throw FormatError({.what = "not a dropout generator state of this Q-Former",
+                       .expected = fmt::format("[{}] uint8", impl_->drop_gen.get_state().numel()),
+                       .got = state.defined() ? fmt::format("{} values", state.numel()) : "nothing",
+                       .hint = "the checkpoint was written by another build or aligner type"});
+  }
+  impl_->drop_gen.set_state(state);
+}
 void QFormerAligner::set_tokenizer(std::shared_ptr<const text::WordPieceTokenizer> t) {
   impl_->tokenizer = std::move(t);
 }

@@ -33,6 +33,7 @@ Command run_command();
 Command inspect_command();
 Command convert_command();
 Command generate_command();
+Command score_command();
 
 /// "512 B", "12.3 kB", "98.4 MB", "1.07 GB" — sizes for tables.
 std::string human_bytes(uint64_t bytes);

@@ -6,6 +6,7 @@ std::vector<RegistryEntry> builtin_registrations() {
   Registrations reg;
   register_check_recipe(reg);
   register_aligners(reg);
+  register_train_recipe(reg);
   return std::move(reg.entries());
 }
 

@@ -44,7 +44,7 @@ std::unique_ptr<LlamaModel> load_hf(const fs::path& dir, bool with_tokenizer) {
   return model;
 }
 
-std::unique_ptr<LlamaModel> load_gguf(const fs::path& file, bool with_tokenizer) {
+std::unique_ptr<LlamaModel> load_gguf(const fs::path& file, bool with_tokenizer, bool keep_blocks) {
   const io::GgufFile f(file);
   auto model = std::make_unique<LlamaModel>(config_from_gguf(f));
   const auto& cfg = model->config();
@@ -80,6 +80,7 @@ std::unique_ptr<LlamaModel> load_gguf(const fs::path& file, bool with_tokenizer)
   }
   log::debug("{}: {}", file.string(), p.summary());
   model->finish_loading();
+  if (keep_blocks) model->use_gguf_blocks(f);
   if (f.find_tensor("rope_freqs.weight")) model->set_rope_factors(f.dequantize("rope_freqs.weight").data);
   if (with_tokenizer) {
     if (auto t = tokenizer_from_gguf(f)) model->set_tokenizer(std::move(t));
@@ -125,14 +126,24 @@ fs::path resolve_model_path(const std::string& path) {
 
 std::unique_ptr<LanguageModel> load_llama(const LlamaOptions& options) {
   const fs::path p = resolve_model_path(options.path);
-  if (fs::is_directory(p)) return load_hf(p, options.tokenizer);
+  check_vicuna_files(p, options.vicuna_version);  // before the (slow) weights
+  const auto with_mode = [&](std::unique_ptr<LlamaModel> m) {
+    m->set_decode_mode(options.decode);
+    m->set_chat_template_option(options.chat_template);
+    if (options.tokenizer && (options.tokenizer_type != "auto" || options.upstream_special_tokens)) {
+      m->set_tokenizer(load_tokenizer(p, options));
+    }
+    log::debug("{}: decode step: {}", p.string(), m->decode_summary());
+    return m;
+  };
+  if (fs::is_directory(p)) return with_mode(load_hf(p, options.tokenizer));
   if (!is_gguf(p)) {
     throw FormatError({.what = "not a model the llama plugin reads",
                        .where = p.string(),
                        .expected = "a GGUF file or an HF model folder",
                        .got = sniff_format(p)});
   }
-  return load_gguf(p, options.tokenizer);
+  return with_mode(load_gguf(p, options.tokenizer, options.decode == "auto"));
 }
 
 }  // namespace xib::llama

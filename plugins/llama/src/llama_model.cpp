@@ -113,6 +113,7 @@ void LlamaModel::finish_loading() {
   norm_ = params_.at("norm.weight");
   lm_head_ = config_.tied ? embed_ : params_.at("lm_head.weight");
   for (auto& [name, t] : params_) t.set_requires_grad(false);  // frozen
+  borrow_step_weights();
 }
 
 void LlamaModel::set_rope_factors(const std::vector<float>& factors) {
@@ -139,7 +140,7 @@ const Tokenizer& LlamaModel::tokenizer() const {
 
 std::string LlamaModel::apply_chat_template(const std::vector<ChatMessage>& messages,
                                             bool add_generation_prompt) const {
-  return render_chat(chat_template_, messages, add_generation_prompt, config_.name);
+  return render_chat(chat_template_option_, chat_template_, messages, add_generation_prompt, config_.name);
 }
 
 at::Tensor LlamaModel::rms_norm(const at::Tensor& x, const at::Tensor& weight) const {
@@ -282,6 +283,7 @@ at::Tensor LlamaModel::decode(const at::Tensor& embeddings, const at::Tensor& at
                       .expected = fmt::format("{} rows", kv->batch_size()),
                       .got = fmt::format("{} rows", embeddings.size(0))});
   }
+  if (embeddings.size(1) == 1 && fused_step_) return decode_step(embeddings, attention_mask, *kv);
   const int64_t B = embeddings.size(0), T = embeddings.size(1), S = past + T;
   const at::Tensor keys = attention_mask.to(at::kBool);  // [B, S]
   // New position t (absolute past + t) sees keys s <= past + t.

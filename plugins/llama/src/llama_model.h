@@ -11,8 +11,13 @@
 #include <vector>
 
 #include "llama_config.h"
+#include "packed_linear.h"
 #include "xib/language_model.h"
 #include "xib/tokenizer.h"
+
+namespace xib::io {
+class GgufFile;
+}
 
 namespace xib::llama {
 
@@ -29,6 +34,14 @@ class LlamaKvCache final : public KvCache {
   std::pair<at::Tensor, at::Tensor> append(int64_t layer, const at::Tensor& k, const at::Tensor& v);
   /// Called once every layer appended T positions.
   void advance(int64_t t) { length_ += t; }
+  /// Room for `needed` positions (grows, keeping the cached ones).
+  void reserve(int64_t needed) {
+    if (needed > capacity()) grow(needed);
+  }
+  int64_t capacity() const { return k_.front().size(2); }
+  /** layer's keys / values, [B, Hkv, capacity, hd] contiguous f32 */
+  float* keys(int64_t layer) { return k_[layer].data_ptr<float>(); }
+  float* values(int64_t layer) { return v_[layer].data_ptr<float>(); }
 
  private:
   void grow(int64_t needed);
@@ -69,6 +82,17 @@ class LlamaModel final : public LanguageModel {
   /// Sets the tokenizer and the chat template (a Jinja text; ChatML is recognised).
   void set_tokenizer(std::unique_ptr<Tokenizer> tokenizer) { tokenizer_ = std::move(tokenizer); }
   void set_chat_template(std::string text) { chat_template_ = std::move(text); }
+  /// The chat_template option: auto (from the template / model name), vicuna_v1.1, chatml, none.
+  void set_chat_template_option(std::string option) { chat_template_option_ = std::move(option); }
+  /// How decode() runs a single new position: "auto" (the fused C++ step, with a GGUF's
+  /// Q4_0/Q4_1/Q8_0 blocks once use_gguf_blocks() ran), "f32" (the fused step on the f32
+  /// parameters), "torch" (LibTorch ops, the prefill's path). Prefill always runs on LibTorch.
+  void set_decode_mode(const std::string& mode);
+  /// Keeps the GGUF's quantised blocks for the decode step wherever it has Q4_0/Q4_1/Q8_0
+  /// (lossless: the same weight values as the f32 parameters). `file` may close afterwards.
+  void use_gguf_blocks(const io::GgufFile& file);
+  /// The decode step's weights: "fused step, q4_1+q8_0, 97 MB read per token (AVX2)".
+  std::string decode_summary() const;
   /// GGUF rope_freqs ([hd / 2] divisors of the default frequencies, llama3 GGUFs).
   void set_rope_factors(const std::vector<float>& factors);
 
@@ -76,6 +100,15 @@ class LlamaModel final : public LanguageModel {
   struct Layer {
     at::Tensor attn_norm, qkv, out, mlp_norm, gate_up, down;
   };
+  /// The decode step's matrices of one layer (f32 borrowed from Layer, or GGUF blocks).
+  struct StepLayer {
+    PackedLinear qkv, out, gate_up, down;
+  };
+  /** one new position per row: embeddings [B, 1, d], mask [B, S] → logits [B, 1, V]
+      (llama_decode_step.cpp) */
+  at::Tensor decode_step(const at::Tensor& embeddings, const at::Tensor& attention_mask, LlamaKvCache& cache);
+  /// The decode step's matrices borrowed from the f32 parameters.
+  void borrow_step_weights();
   /** embeddings [B, T, d], positions [B, T] int64, additive mask [B, 1, 1, T, S] → hidden [B, T, d] */
   at::Tensor run_layers(at::Tensor h, const at::Tensor& positions, const at::Tensor& mask, LlamaKvCache* cache);
   at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight) const;
@@ -88,8 +121,12 @@ class LlamaModel final : public LanguageModel {
   std::vector<Layer> layers_;
   at::Tensor embed_, norm_, lm_head_;
   at::Tensor inv_freq_;  // [hd / 2]
+  std::vector<StepLayer> step_;
+  PackedLinear step_head_;
+  bool fused_step_ = true;
   std::unique_ptr<Tokenizer> tokenizer_;
   std::string chat_template_;
+  std::string chat_template_option_ = "auto";
 };
 
 /** attention mask [B, S] (1 token, 0 padding) → position ids [B, S]: cumsum − 1, padding 1 */

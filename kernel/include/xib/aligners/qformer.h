@@ -101,6 +101,8 @@ class QFormerAligner final : public Aligner {
 
   std::vector<std::pair<std::string, Tensor>> named_parameters() const override;
   void set_training(bool on) override;
+  Tensor dropout_rng_state() const override;
+  void set_dropout_rng_state(const Tensor& state) override;
   bool training() const;
   /// Restart the dropout stream (same seed → same masks).
   void seed_dropout(uint64_t seed);

@@ -1,0 +1,89 @@
+// LavisDataset: Samples from a checked LAVIS annotation file, and the `caption` / `qa`
+// registrations.
+#include <fmt/format.h>
+
+#include "lavis_load.h"
+#include "xib/datasets/lavis_reader.h"
+#include "xib/datasets/templates.h"
+
+namespace xib::datasets {
+
+std::vector<std::pair<std::string, double>> answer_weights(const std::vector<std::string>& answers) {
+  std::vector<std::pair<std::string, double>> out;
+  const double each = answers.empty() ? 0.0 : 1.0 / static_cast<double>(answers.size());
+  for (const std::string& a : answers) {
+    auto it = std::find_if(out.begin(), out.end(), [&](const auto& p) { return p.first == a; });
+    if (it == out.end())
+      out.emplace_back(a, each);
+    else
+      it->second += each;
+  }
+  return out;
+}
+
+LavisDataset::LavisDataset(LavisReaderOptions options) : options_(std::move(options)) {
+  name_ = options_.name.empty() ? options_.path.stem().string() : options_.name;
+  modality_ = canonical_modality(options_.modality);
+  task_ = options_.effective_task();
+  templates_ = options_.instructions ? *options_.instructions : instruction_templates(modality_, task_);
+  root_ = resolve_root(options_);
+  entries_ = load_lavis_entries(options_, root_);
+}
+
+Sample LavisDataset::get(size_t index, Rng& rng) const {
+  if (index >= entries_.size()) {
+    throw Error(ErrorInfo{.what = fmt::format("sample index {} is past the end of dataset '{}'", index, name_),
+                          .expected = fmt::format("an index below {}", entries_.size()),
+                          .got = std::to_string(index)});
+  }
+  const LavisEntry& e = entries_[index];
+  const bool qa = options_.reader == "qa";
+  Sample s;
+  s.id = fmt::format("{}:{}", name_, e.key.empty() ? std::to_string(index) : e.key);
+  s.inputs[modality_] = {root_ / e.file};
+  s.task = task_;
+  s.dataset = name_;
+  s.references = e.texts;
+  if (options_.evaluation) {
+    s.instruction = qa ? e.question : std::string(kCaptionEvalInstruction);
+  } else {
+    const std::string& t = templates_[rng.below(templates_.size())];
+    s.instruction = qa ? fill_template(t, e.question) : t;
+  }
+  if (!qa) {
+    s.answer = options_.evaluation ? e.texts.front() : e.texts[rng.below(e.texts.size())];
+    return s;
+  }
+  // LAVIS: distinct answers weighted by how often they were given; training draws one.
+  const auto weights = answer_weights(e.texts);
+  if (options_.evaluation) {
+    s.answer = std::max_element(weights.begin(), weights.end(), [](const auto& a, const auto& b) {
+                 return a.second < b.second;
+               })->first;
+    return s;
+  }
+  double u = rng.uniform();
+  s.answer = weights.back().first;  // rounding: the cumulative sum may end just below 1
+  for (const auto& [answer, w] : weights) {
+    if (u < w) {
+      s.answer = answer;
+      break;
+    }
+    u -= w;
+  }
+  return s;
+}
+
+void register_lavis_readers(Registrations& reg) {
+  auto make = [](const FactoryArgs& a) -> std::unique_ptr<Dataset> {
+    return std::make_unique<LavisDataset>(bind<LavisReaderOptions>(a.options));
+  };
+  reg.add<Dataset>("caption", make,
+                   "LAVIS captioning annotations [{image, caption, image_id}]; options: path, root, modality, name, "
+                   "task, file_key, instructions, limit, check_files, evaluation");
+  reg.add<Dataset>("qa", make,
+                   "LAVIS QA annotations [{image, question, answer, question_id}]; answers drawn by frequency; "
+                   "same options as caption");
+}
+
+}  // namespace xib::datasets

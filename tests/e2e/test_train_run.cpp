@@ -1,0 +1,210 @@
+// `xib run` on `kind: train` recipes, end to end: a tiny random LLaMA, the fixture "segments"
+// sequence modality, LAVIS-style caption annotations. Each test runs the real binary.
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "e2e_support.h"
+#include "test_support.h"
+#include "torch_doctest.h"  // LibTorch + doctest, in the order that works
+#include "xib/train/checkpoint.h"
+
+using namespace xib;
+using namespace xib::test;
+
+namespace {
+
+/// A folder with the tiny LM, the world and a recipe.
+struct Setup {
+  TempDir dir;
+  explicit Setup(int samples = 16, const std::string& aligner = "qformer", const std::string& run_keys = "",
+                 int batch = 4, const std::string& llm = "lm", int llm_width = 64) {
+    if (llm == "lm") write_tiny_llama(dir / "lm", 7);
+    write_segments_world(dir.path(), samples);
+    dir.write("train.yaml", train_recipe(aligner, run_keys, batch, llm, llm_width));
+  }
+  std::filesystem::path run() const { return dir / "run"; }
+  CommandResult xib_run(std::vector<std::string> sets = {}) const {
+    std::vector<std::string> args = {"run", (dir / "train.yaml").string(), "--plugin-dir",
+                                     engine_plugin_dir().string()};
+    for (auto& s : sets) {
+      args.push_back("--set");
+      args.push_back(s);
+    }
+    return run_xib(args);
+  }
+  Child spawn(std::vector<std::string> sets = {}) const {
+    std::vector<std::string> args = {"run", (dir / "train.yaml").string(), "--plugin-dir",
+                                     engine_plugin_dir().string()};
+    for (auto& s : sets) {
+      args.push_back("--set");
+      args.push_back(s);
+    }
+    return spawn_xib(args, dir.path());
+  }
+};
+
+std::string diagnose(const CommandResult& r) { return "exit " + std::to_string(r.exit_code) + "\n" + r.err; }
+
+void wait_for_steps(const std::filesystem::path& run, size_t n) {
+  for (int i = 0; i < 3000; ++i) {  // up to 5 minutes on a loaded machine
+    if (read_metrics(run).size() >= n) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  FAIL("the run did not reach " << n << " steps");
+}
+
+}  // namespace
+
+TEST_CASE(
+    "train run: the aligner learns — the loss of 16 samples against SmolLM2 falls below 0.3x its start within 80 "
+    "steps") {
+  Setup s(16, "qformer", "steps: 80\n  lr: 1.0e-3\n  warmup_steps: 5\n  threads: 1", 4, "smollm2-135m-instruct", 576);
+  const auto r = s.xib_run();
+  REQUIRE_MESSAGE(r.exit_code == 0, diagnose(r));
+  const auto m = read_metrics(s.run());
+  REQUIRE(m.size() == 80);
+  const double first = m.front()["loss"].get<double>();
+  double last5 = 0;
+  for (size_t i = m.size() - 5; i < m.size(); ++i) last5 += m[i]["loss"].get<double>() / 5;
+  MESSAGE("loss: first " << first << ", mean of the last 5 steps " << last5);
+  CHECK(last5 < 0.3 * first);
+  CHECK(m.back()["step"] == 80);
+  for (const char* f : {"config.yaml", "report.md", "loss.svg", "lr.svg", "checkpoints/latest"}) {
+    CHECK_MESSAGE(std::filesystem::exists(s.run() / f), f);
+  }
+  const std::string report = read_file(s.run() / "report.md");
+  CHECK(report.find("| segments | qformer |") != std::string::npos);
+  CHECK(report.find("loss.svg") != std::string::npos);
+  // Only the aligner trains: the checkpoint holds the aligner's tensors and their optimizer state.
+  const auto dir = train::find_latest_checkpoint(s.run());
+  REQUIRE(dir);
+  const auto ckpt = train::read_checkpoint(*dir);
+  CHECK(ckpt.step == 80);
+  for (const auto& [name, t] : ckpt.tensors) {
+    const bool known =
+        name.rfind("model/segments.", 0) == 0 || name.rfind("optim/", 0) == 0 || name.rfind("rng/", 0) == 0;
+    CHECK_MESSAGE(known, name);
+  }
+  CHECK(ckpt.meta["frozen_models"]["llm"]["hidden_size"] == 576);
+  CHECK(ckpt.meta.contains("recipe"));
+  CHECK(ckpt.meta["data"].is_object());
+}
+
+TEST_CASE("train run: a run stopped and resumed ends bit-identical to an uninterrupted one") {
+  const std::string keys = "steps: 9\n  lr: 1.0e-3\n  warmup_steps: 2\n  threads: 1\n  max_grad_norm: 1.0";
+  Setup whole(12, "qformer", keys);
+  const auto a = whole.xib_run();
+  REQUIRE_MESSAGE(a.exit_code == 0, diagnose(a));
+
+  Setup parts(12, "qformer", keys);
+  const auto b1 = parts.xib_run({"run.stop_after=4"});
+  REQUIRE_MESSAGE(b1.exit_code == 0, diagnose(b1));
+  CHECK(b1.err.find("stopped by run.stop_after at step 4/9") != std::string::npos);
+  CHECK(read_file(parts.run() / "report.md").find("stopped by run.stop_after") != std::string::npos);
+  const auto b2 = parts.xib_run();
+  REQUIRE_MESSAGE(b2.exit_code == 0, diagnose(b2));
+  CHECK(b2.err.find("resuming") != std::string::npos);
+
+  const auto ca = train::read_checkpoint(*train::find_latest_checkpoint(whole.run()));
+  const auto cb = train::read_checkpoint(*train::find_latest_checkpoint(parts.run()));
+  CHECK(ca.step == 9);
+  CHECK(cb.step == 9);
+  REQUIRE(ca.tensors.size() == cb.tensors.size());
+  for (size_t i = 0; i < ca.tensors.size(); ++i) {
+    CHECK(ca.tensors[i].first == cb.tensors[i].first);
+    CHECK_MESSAGE(ca.tensors[i].second.equal(cb.tensors[i].second), ca.tensors[i].first);
+  }
+  // The metrics of the resumed run continue the file: steps 1..9 once each, equal losses.
+  const auto ma = read_metrics(whole.run()), mb = read_metrics(parts.run());
+  REQUIRE(mb.size() == 9);
+  for (size_t i = 0; i < 9; ++i) {
+    CHECK(mb[i]["step"] == static_cast<int64_t>(i + 1));
+    CHECK(mb[i]["loss"].get<double>() == ma[i]["loss"].get<double>());
+  }
+}
+
+TEST_CASE("train run: SIGTERM stops after the current step with a final checkpoint, and the run resumes") {
+  Setup s(16, "linear", "steps: 100000\n  lr: 1.0e-3\n  warmup_steps: 2\n  threads: 1");
+  Child c = s.spawn();
+  REQUIRE(c.pid > 0);
+  wait_for_steps(s.run(), 3);
+  ::kill(c.pid, SIGTERM);
+  const int code = c.wait();
+  CHECK(code == 128 + SIGTERM);
+  const std::string err = read_file(c.err);
+  CHECK_MESSAGE(err.find("stopped by SIGTERM") != std::string::npos, err);
+  const auto dir = train::find_latest_checkpoint(s.run());
+  REQUIRE(dir);
+  const auto ckpt = train::read_checkpoint(*dir);
+  const auto m = read_metrics(s.run());
+  CHECK(ckpt.step == m.back()["step"].get<int64_t>());
+  CHECK(read_file(s.run() / "report.md").find("stopped by SIGTERM") != std::string::npos);
+
+  const auto r = s.xib_run({"run.steps=" + std::to_string(ckpt.step + 2)});
+  REQUIRE_MESSAGE(r.exit_code == 0, diagnose(r));
+  CHECK(r.err.find("resuming") != std::string::npos);
+  CHECK(read_metrics(s.run()).back()["step"] == ckpt.step + 2);
+}
+
+TEST_CASE("train run: SIGKILL at any moment leaves a loadable checkpoint, and the run goes on from it") {
+  Setup s(16, "linear", "steps: 100000\n  lr: 1.0e-3\n  warmup_steps: 2\n  threads: 1\n  checkpoint_every: 1");
+  for (int round = 0; round < 3; ++round) {
+    Child c = s.spawn();
+    REQUIRE(c.pid > 0);
+    wait_for_steps(s.run(), static_cast<size_t>(3 * (round + 1)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(7 * round));
+    ::kill(c.pid, SIGKILL);
+    CHECK(c.wait() == 128 + SIGKILL);
+    const auto dir = train::find_latest_checkpoint(s.run());
+    REQUIRE(dir);
+    CHECK(train::verify_checkpoint(*dir).empty());
+    CHECK_NOTHROW(train::read_checkpoint(*dir));
+  }
+  const auto last = train::read_checkpoint(*train::find_latest_checkpoint(s.run()));
+  const auto r = s.xib_run({"run.steps=" + std::to_string(last.step + 1)});
+  REQUIRE_MESSAGE(r.exit_code == 0, diagnose(r));
+  CHECK(train::read_checkpoint(*train::find_latest_checkpoint(s.run())).step == last.step + 1);
+}
+
+TEST_CASE("train run: bad input is a clear error and leaves the run folder alone") {
+  Setup s(8, "linear", "steps: 3\n  warmup_steps: 1\n  threads: 1");
+  SUBCASE("missing annotation file") {
+    const auto r = s.xib_run({"data.train.0.path=nope.json"});
+    CHECK(r.exit_code != 0);
+    CHECK_MESSAGE(r.err.find("nope.json") != std::string::npos, r.err);
+    CHECK_FALSE(std::filesystem::exists(s.run() / "checkpoints"));
+  }
+  SUBCASE("missing language model") {
+    const auto r = s.xib_run({"model.llm.path=no-such-model"});
+    CHECK(r.exit_code != 0);
+    CHECK_MESSAGE(r.err.find("no-such-model") != std::string::npos, r.err);
+    CHECK_FALSE(std::filesystem::exists(s.run() / "checkpoints"));
+  }
+  SUBCASE("an annotation entry without its caption") {
+    s.dir.write("captions.json", R"([{"image": "segments/0.txt", "caption": "zero"}, {"image": "segments/1.txt"}])");
+    const auto r = s.xib_run();
+    CHECK(r.exit_code != 0);
+    CHECK_MESSAGE(r.err.find("caption") != std::string::npos, r.err);
+  }
+  SUBCASE("an undecodable file mid-run: an error naming it, or skipped and counted when allowed") {
+    s.dir.write("segments/3.txt", "0.1 0.2 oops 0.4\n0.1 0.2 0.3 0.4\n");
+    const auto r = s.xib_run({"run.steps=4"});
+    CHECK(r.exit_code != 0);
+    CHECK_MESSAGE(r.err.find("3.txt") != std::string::npos, r.err);
+    const auto ok = s.xib_run({"run.steps=4", "model.skip_undecodable=true"});
+    REQUIRE_MESSAGE(ok.exit_code == 0, diagnose(ok));
+    int64_t skipped = 0;
+    for (const auto& m : read_metrics(s.run())) skipped += m["skipped"].get<int64_t>();
+    CHECK(skipped >= 1);
+    CHECK(read_file(s.run() / "report.md").find("samples skipped") != std::string::npos);
+  }
+  SUBCASE("a recipe key that does not exist names the nearest one") {
+    const auto r = s.xib_run({"run.stepz=3"});
+    CHECK(r.exit_code != 0);
+    CHECK_MESSAGE(r.err.find("steps") != std::string::npos, r.err);
+  }
+}
