@@ -11,7 +11,7 @@ std::vector<RegistryEntry> builtin_registrations();
 
 // One function per built-in area, each defined beside what it registers.
 void register_check_recipe(Registrations& reg);
-void register_aligners(Registrations& reg);  // kernel/src/aligners/register_aligners.cpp
+void register_aligners(Registrations& reg);      // kernel/src/aligners/register_aligners.cpp
 void register_train_recipe(Registrations& reg);  // kernel/src/train/train_recipe.cpp
 
 }  // namespace xib

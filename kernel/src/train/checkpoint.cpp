@@ -20,6 +20,7 @@
 #include <map>
 #include <set>
 
+#include "../weights/torch_dtype.h"
 #include "xib/error.h"
 #include "xib/io/safetensors.h"
 #include "xib/log.h"
@@ -103,34 +104,11 @@ std::optional<int64_t> parse_step_name(std::string_view name) {
 }
 
 io::DType record_dtype(const at::Tensor& t, const std::string& name) {
-  using D = io::DType;
-  switch (t.scalar_type()) {
-    case at::kDouble:
-      return D::f64;
-    case at::kFloat:
-      return D::f32;
-    case at::kHalf:
-      return D::f16;
-    case at::kBFloat16:
-      return D::bf16;
-    case at::kLong:
-      return D::i64;
-    case at::kInt:
-      return D::i32;
-    case at::kShort:
-      return D::i16;
-    case at::kChar:
-      return D::i8;
-    case at::kByte:
-      return D::u8;
-    case at::kBool:
-      return D::boolean;
-    default:
-      throw UsageError({.what = "checkpoint: tensor dtype cannot be stored",
-                        .where = name,
-                        .expected = "f64, f32, f16, bf16, i64, i32, i16, i8, u8 or bool",
-                        .got = std::string(c10::toString(t.scalar_type()))});
-  }
+  if (auto d = weights::dtype_of(t.scalar_type())) return *d;
+  throw UsageError({.what = "checkpoint: tensor dtype cannot be stored",
+                    .where = name,
+                    .expected = "f64, f32, f16, bf16, i64, i32, i16, i8, u8 or bool",
+                    .got = std::string(c10::toString(t.scalar_type()))});
 }
 
 struct Problem {

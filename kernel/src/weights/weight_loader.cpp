@@ -6,6 +6,7 @@
 
 #include <unordered_map>
 
+#include "torch_dtype.h"
 #include "transform_shape.h"
 
 namespace xib::weights {
@@ -40,33 +41,9 @@ at::ScalarType scalar_type(io::DType t) {
 }
 
 io::DType from_scalar_type(at::ScalarType t, const std::string& name) {
-  using D = io::DType;
-  switch (t) {
-    case at::kDouble:
-      return D::f64;
-    case at::kFloat:
-      return D::f32;
-    case at::kHalf:
-      return D::f16;
-    case at::kBFloat16:
-      return D::bf16;
-    case at::kLong:
-      return D::i64;
-    case at::kInt:
-      return D::i32;
-    case at::kShort:
-      return D::i16;
-    case at::kChar:
-      return D::i8;
-    case at::kByte:
-      return D::u8;
-    case at::kBool:
-      return D::boolean;
-    default:
-      throw ShapeError({.what = "parameter has a dtype weight maps do not handle",
-                        .where = name,
-                        .got = std::string(c10::toString(t))});
-  }
+  if (auto d = dtype_of(t)) return *d;
+  throw ShapeError(
+      {.what = "parameter has a dtype weight maps do not handle", .where = name, .got = std::string(c10::toString(t))});
 }
 
 /** the planned transform applied to its inputs (zeros shaped like the first real input) */
@@ -215,6 +192,34 @@ LoadReport load_weights(const ExpandedMap& map, const std::vector<io::TensorReco
                         std::map<std::string, at::Tensor>& params, const PlanOptions& options) {
   const WeightPlan p = plan(map, source_tensors(records), dest_spec(params), options);
   return apply_plan(p, records, params);
+}
+
+std::optional<io::DType> dtype_of(at::ScalarType t) {
+  using D = io::DType;
+  switch (t) {
+    case at::kDouble:
+      return D::f64;
+    case at::kFloat:
+      return D::f32;
+    case at::kHalf:
+      return D::f16;
+    case at::kBFloat16:
+      return D::bf16;
+    case at::kLong:
+      return D::i64;
+    case at::kInt:
+      return D::i32;
+    case at::kShort:
+      return D::i16;
+    case at::kChar:
+      return D::i8;
+    case at::kByte:
+      return D::u8;
+    case at::kBool:
+      return D::boolean;
+    default:
+      return std::nullopt;
+  }
 }
 
 }  // namespace xib::weights
