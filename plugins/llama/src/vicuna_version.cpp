@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "hf_folder.h"
 #include "xib/config.h"
 #include "xib/error.h"
 #include "xib/io/gguf.h"
@@ -20,13 +21,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-/// The folder's own name ("vicuna-7b-v1.1"), also for "dir/" and "dir/.".
-std::string folder_name(const fs::path& dir) {
-  fs::path p = fs::absolute(dir).lexically_normal();
-  if (p.filename().empty()) p = p.parent_path();
-  return p.filename().string();
-}
 
 json read_json(const fs::path& file) {
   if (!fs::exists(file)) return nullptr;

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "hf_folder.h"
 #include "sp_model.h"
 #include "sp_tokenizer.h"
 #include "xib/error.h"
@@ -19,13 +20,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-/// The folder's own name ("vicuna-7b-v1.1"), also for "dir/" and "dir/.".
-std::string folder_name(const fs::path& dir) {
-  fs::path p = fs::absolute(dir).lexically_normal();
-  if (p.filename().empty()) p = p.parent_path();
-  return p.filename().string();
-}
 
 std::string read_bytes(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
