@@ -1,44 +1,63 @@
 #!/usr/bin/env bash
-# The embedded-default demo (`make demo`). What it shows grows with the project; today: the
-# build, the model cache with the real pinned model files, a recipe checked against it, the
-# effective config, the plugin loader on real files (good and refused), a plugin-provided
-# recipe kind, and what a recipe typo looks like.
-set -uo pipefail
+# The embedded-default demo (`make demo`, after set-up, model fetch and build): the miniature
+# image world → the image Q-Former and, separately, the linear aligner (the paper's ablation),
+# each trained alone against the frozen SmolLM2-135M-Instruct → both evaluated on unseen test
+# images, plus a blind control → a side-by-side table with sample captions → a question about a
+# test image, answered by the trained Q-Former. Everything lands under runs/mini/ (see
+# docs/demo.md); the table is runs/mini/demo.md.
+#
+#   scripts/demo.sh [BUILD_DIR]        (XIB_DEMO_THREADS: LibTorch threads, default all cores)
+set -euo pipefail
 build=${1:-build}
 xib="$build/bin/xib"
-fixtures="$build/tests/fixture_plugins"
+recipes=recipes/mini
+runs=runs/mini
+threads=${XIB_DEMO_THREADS:-0}
+[ -x "$xib" ] || { echo "demo: $xib is missing: run make build first" >&2; exit 1; }
+
 step() { printf '\n\033[1m== %s\033[0m\n$ %s\n' "$1" "${*:2}"; }
-run() { "$@"; local rc=$?; echo "(exit $rc)"; return 0; }
+declare -a timings=()
+timed() {  # timed LABEL COMMAND…: run, record the wall time, stop the demo on failure
+  local label=$1 start end
+  shift
+  start=$(date +%s)
+  "$@"
+  end=$(date +%s)
+  timings+=("$(printf '%-20s %5d s' "$label" $((end - start)))")
+}
 
 step "what this build is" "$xib version"
-run "$xib" version
+"$xib" version
 
-step "the model cache (pinned PyPI packages, extracted by scripts/fetch-models.sh)" "$xib models"
-run "$xib" models
+step "the embedded-default models in the model cache" "$xib run $recipes/check_models.yaml"
+"$xib" run "$recipes/check_models.yaml"
 
-step "a recipe that checks the embedded-default models, re-hashing every file" \
-  "$xib run recipes/mini/check_models.yaml --set verify_hashes=true"
-run "$xib" run recipes/mini/check_models.yaml --set verify_hashes=true
+step "the miniature world: 1200 training, 100 validation, 100 test scenes (kept when already there)" \
+  "$xib run $recipes/world.yaml"
+timed "world" "$xib" run "$recipes/world.yaml"
 
-step "the effective recipe (defaults < recipe < --set)" \
-  "$xib run recipes/mini/check_models.yaml --set models=[efficientnet-lite0] --dump-config"
-run "$xib" run recipes/mini/check_models.yaml --set 'models=[efficientnet-lite0]' --dump-config
+for aligner in qformer linear; do
+  step "train the image $aligner alone (frozen EfficientNet-Lite0 and SmolLM2; features cached)" \
+    "$xib run $recipes/image_caption_$aligner.yaml --set run.resume=false"
+  timed "train $aligner" "$xib" run "$recipes/image_caption_$aligner.yaml" --set run.resume=false \
+    --set run.threads="$threads"
+done
 
-if [ -d "$fixtures" ]; then
-  step "the plugin loader on real files: one good plugin, eight refused with their reasons" \
-    "$xib plugins --plugin-dir $fixtures"
-  run "$xib" plugins --plugin-dir "$fixtures"
+for e in qformer linear blind; do
+  step "evaluate: $e (100 unseen test images: captions with beam search, then their questions)" \
+    "$xib run $recipes/eval_$e.yaml"
+  timed "evaluate $e" "$xib" run "$recipes/eval_$e.yaml" --set threads="$threads"
+done
 
-  tmp=$(mktemp -d)
-  trap 'rm -rf "$tmp"' EXIT
-  printf 'kind: echo\nmessage: a recipe kind provided by a plugin\nrepeat: 2\n' >"$tmp/echo.yaml"
-  step "a recipe whose kind comes from that plugin (refused plugins are reported, xib carries on)" \
-    "$xib run $tmp/echo.yaml --plugin-dir $fixtures"
-  run "$xib" run "$tmp/echo.yaml" --plugin-dir "$fixtures"
-fi
+step "side by side" "$xib compare $runs/qformer/eval $runs/linear/eval $runs/qformer/eval_blind --out $runs/demo.md"
+"$xib" compare "$runs/qformer/eval" "$runs/linear/eval" "$runs/qformer/eval_blind" --samples 6 --out "$runs/demo.md"
 
-step "a typo in a recipe key: exit 2, the nearest valid key named" \
-  "$xib run recipes/mini/check_models.yaml --set verify_hashs=true"
-run "$xib" run recipes/mini/check_models.yaml --set verify_hashs=true
+image=$runs/world/images/test_00007.png
+step "ask the trained Q-Former about an unseen test image" \
+  "$xib ask --run $runs/qformer --image $image \"how many objects are there?\""
+"$xib" ask --run "$runs/qformer" --image "$image" "how many objects are there?"
 
-printf '\nThe demo grows with the project: next come weights I/O, the SmolLM2 language model, the\nQ-Former and linear aligners, the image modality, and training on the miniature image world.\n'
+printf '\n\033[1m== time\033[0m\n'
+printf '%s\n' "${timings[@]}"
+printf '\nRun folders (config, metrics.jsonl, loss/lr plots, report.md, checkpoints, eval/): %s/qformer, %s/linear\n' \
+  "$runs" "$runs"

@@ -15,12 +15,13 @@ declare -A GROUPS_PKGS=(
   [base]="build-essential cmake ninja-build ccache pkg-config git libtorch-dev libopenblas0-openmp
           libboost-dev libboost-program-options-dev libyaml-cpp-dev libfmt-dev nlohmann-json3-dev
           doctest-dev python3 python3-pip python3-venv ca-certificates clang-format
-          libpcre2-dev libpng-dev libjpeg62-turbo-dev libsentencepiece-dev libhdf5-dev"
+          libpcre2-dev libpng-dev libjpeg62-turbo-dev libsentencepiece-dev libhdf5-dev
+          python3-h5py"
   # The sanitizer runtime is versioned with clang; bookworm's default clang is 14.
   [asan]="clang libclang-rt-14-dev"
 )
 declare -A GROUPS_INFO=(
-  [base]="compilers, LibTorch, OpenBLAS (OpenMP), Boost, yaml-cpp, fmt, nlohmann-json, doctest, python3+pip, PCRE2, libpng, libjpeg-turbo, sentencepiece, HDF5"
+  [base]="compilers, LibTorch, OpenBLAS (OpenMP), Boost, yaml-cpp, fmt, nlohmann-json, doctest, python3+pip, PCRE2, libpng, libjpeg-turbo, sentencepiece, HDF5 (+ h5py for the cache tests)"
   [asan]="clang and its sanitizer runtime, for -DXIB_SANITIZE=address,undefined builds"
 )
 

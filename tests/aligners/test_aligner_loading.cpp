@@ -279,6 +279,34 @@ TEST_CASE("recipe: `aligner: {type: …}` swaps the implementation and nothing e
     ref->load({.path = test::aligner_data("qformer_weights.safetensors")});
     CHECK(at::equal(a->named_parameters().back().second, ref->named_parameters().back().second));
   }
+  SUBCASE("a linear aligner skips a Q-Former-only init (bert) and starts fresh, so recipes swap type: alone") {
+    auto src = ConfigSource::from_string(
+        "aligner: {type: linear, queries: 4, hidden: 8, encoder_width: 24, llm_width: 16, layers: 6, "
+        "init: {path: no_such_bert.safetensors, format: bert}}",
+        "test.yaml", ".");
+    const auto a = create_aligner(src->section("aligner"));
+    const auto fresh = aligners::make_linear({.queries = 4, .hidden = 8, .encoder_width = 24, .llm_width = 16});
+    REQUIRE(a->named_parameters().size() == fresh->named_parameters().size());
+    for (size_t i = 0; i < fresh->named_parameters().size(); ++i) {
+      CHECK(at::equal(a->named_parameters()[i].second, fresh->named_parameters()[i].second));
+    }
+  }
+  SUBCASE("init: a bare model-cache name (all-minilm-l6-v2) resolves to the cache's folder") {
+    if (!ModelCache().find("all-minilm-l6-v2")) {
+      MESSAGE("skipped: all-minilm-l6-v2 is not in the model cache (scripts/fetch-models.sh)");
+      return;
+    }
+    auto src = ConfigSource::from_string(
+        "aligner: {type: qformer, layers: 6, hidden: 384, heads: 12, ffn: 1536, queries: 4, encoder_width: 48, "
+        "llm_width: 8, init: {path: all-minilm-l6-v2, format: bert}}",
+        "test.yaml", test::aligner_data(""));
+    const auto a = create_aligner(src->section("aligner"));
+    io::SafetensorsFile st(ModelCache().resolve("all-minilm-l6-v2/model.safetensors"));
+    const auto params = a->named_parameters();
+    std::map<std::string, at::Tensor> now(params.begin(), params.end());
+    CHECK(at::equal(now["qformer.layer.5.ffn.up.weight"],
+                    weights::record_to_tensor(st.tensor("encoder.layer.5.intermediate.dense.weight"))));
+  }
   SUBCASE("a bad init format is refused with the choices") {
     auto src = ConfigSource::from_string("aligner: {type: linear, init: {format: bret}}", "test.yaml", ".");
     CHECK(test::report_of<ConfigError>([&] { create_aligner(src->section("aligner")); }).find("bert") !=

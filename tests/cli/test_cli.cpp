@@ -177,6 +177,36 @@ TEST_CASE("xib models lists the cache, marks incomplete entries, and --verify ch
   CHECK(list[1]["files"][0]["format"] == "json");
 }
 
+TEST_CASE("requires: every recipe kind checks its files first and lists every missing one with its about") {
+  TempDir cache, dir;
+  write_fake_cache(cache);
+  const std::string env = "XIB_MODEL_CACHE=" + cache.path().string();
+  dir.write("data/a.txt", "text\n");
+  const fs::path recipe = dir.write("r.yaml",
+                                    "kind: check\n"
+                                    "requires:\n"
+                                    "  - {path: &a data/a.txt, about: the present file}\n"
+                                    "  - {path: weights/llm, about: an LLM folder from somewhere}\n"
+                                    "  - {path: data/b.json, about: annotations}\n"
+                                    "files: [*a]\n"
+                                    "models: [tiny]\n");
+  auto r = run_xib({"run", recipe.string()}, {env});
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.err, "2 of the 3 files this recipe needs are missing"));
+  CHECK(contains(r.err, (dir.path() / "weights/llm").string() + " — an LLM folder from somewhere"));
+  CHECK(contains(r.err, (dir.path() / "data/b.json").string() + " — annotations"));
+  CHECK(!contains(r.err, "the present file"));
+  CHECK(!contains(r.out, "all present"));  // nothing ran
+  dir.write("weights/llm/config.json", "{}");
+  dir.write("data/b.json", "[]");
+  auto ok = run_xib({"run", recipe.string()}, {env});
+  CHECK(ok.exit_code == 0);
+  CHECK(contains(ok.out, "all present"));
+  auto typo = run_xib({"run", recipe.string(), "--set", "requires.0.abut=x"}, {env});
+  CHECK(typo.exit_code == 2);
+  CHECK(contains(typo.err, "about"));
+}
+
 TEST_CASE("kind: check passes when what it lists is present and fails otherwise") {
   TempDir cache, dir;
   write_fake_cache(cache);

@@ -35,6 +35,8 @@ struct SegmentsOptions {
 
 class SegmentsProcessor : public xib::Processor {
  public:
+  /// No settings: the text format alone decides the output.
+  nlohmann::json config() const override { return {{"type", "segments_text"}}; }
   xib::Tensor load(const std::filesystem::path& file, bool /*training*/) override {
     std::ifstream in(file);
     if (!in) throw xib::IoError({.what = "cannot open a segments file", .where = file.string()});

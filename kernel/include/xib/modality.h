@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "xib/tensor.h"
 
 namespace xib {
@@ -23,6 +25,10 @@ class Processor {
   /// The random stream of the training augmentations, or nullptr when there are none.
   /// Checkpoints save and restore it, so a resumed run continues the same augmentations.
   virtual Rng* augmentation_rng() { return nullptr; }
+  /// The settings that decide load(file, training=false)'s output (size, resize, mean, std, …).
+  /// Feature caches store it and refuse entries made with other settings; an empty object says
+  /// the processor has nothing to describe.
+  virtual nlohmann::json config() const { return nlohmann::json::object(); }
 };
 
 class Modality {

@@ -86,6 +86,7 @@ void skip_other_modalities(weights::ExpandedMap& map, const std::vector<std::str
 
 std::vector<std::string> qformer_init_formats() { return {"auto", "xib", "lavis", "hf_instructblip", "blip2", "bert"}; }
 std::vector<std::string> linear_init_formats() { return {"auto", "xib", "lavis"}; }
+std::vector<std::string> qformer_only_init_formats() { return {"bert", "blip2", "hf_instructblip"}; }
 
 std::vector<std::string> lavis_modalities(const std::vector<std::string>& names) {
   const std::set<std::string> all(names.begin(), names.end());

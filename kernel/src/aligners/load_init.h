@@ -12,20 +12,33 @@
 
 #include "xib/aligners/aligner_init.h"
 #include "xib/io/weight_source.h"
+#include "xib/model_cache.h"
 #include "xib/weights/weight_loader.h"
 
 namespace xib::aligners {
+
+/// init.path, or — when no such file exists and its last component names a model-cache entry
+/// (`init: {path: all-minilm-l6-v2}`) — that entry's folder.
+inline std::filesystem::path init_path(const AlignerInit& init) {
+  std::error_code ec;
+  if (std::filesystem::exists(init.path, ec)) return init.path;
+  const ModelCache cache;
+  const std::string name = init.path.filename().string();
+  if (!name.empty() && cache.find(name)) return cache.resolve(name);
+  return init.path;
+}
 
 /// `named`: the aligner's parameters; `make_map(resolved, source_names, own_names)` → the
 /// expanded map. Raises WeightMapError listing every problem; returns the applied plan.
 template <class Named, class MakeMap>
 weights::WeightPlan load_init(const AlignerInit& init, const Named& named, MakeMap&& make_map) {
-  auto source = io::open_weights(init.path);
+  const std::filesystem::path path = init_path(init);
+  auto source = io::open_weights(path);
   std::vector<std::string> names;
   for (const auto& r : source->tensors()) names.push_back(r.name);
-  const ResolvedInit resolved = resolve_init(init, names, init.path.string());
+  const ResolvedInit resolved = resolve_init(init, names, path.string());
   if (!resolved.prefix.empty()) {
-    source = io::open_weights(init.path, {.prefix = resolved.prefix});
+    source = io::open_weights(path, {.prefix = resolved.prefix});
     names.clear();
     for (const auto& r : source->tensors()) names.push_back(r.name);
   }

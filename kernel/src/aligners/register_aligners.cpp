@@ -2,6 +2,8 @@
 // (recipe `aligner: {type: …}`). Torch-free.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "../plugin/builtins.h"
 #include "xib/aligners/linear.h"
 #include "xib/aligners/qformer.h"
@@ -57,7 +59,11 @@ void LinearOptions::validate(Validator& v) const {
   require_positive(v, "llm_width", llm_width);
   v.require(encoder_ln_eps > 0.0, "encoder_ln_eps", "a positive number", encoder_ln_eps);
   v.require(!modality.empty(), "modality", "a modality name (image, video, audio, pc)", "''");
-  v.one_of("init.format", init.format, linear_init_formats());
+  // A Q-Former-only source (a plain BERT, BLIP-2, HF InstructBLIP) is accepted and skipped,
+  // like the Q-Former-only keys, so that a recipe swaps `type:` alone.
+  std::vector<std::string> formats = linear_init_formats();
+  for (const auto& f : qformer_only_init_formats()) formats.push_back(f);
+  v.one_of("init.format", init.format, formats);
 }
 
 }  // namespace aligners
@@ -83,7 +89,14 @@ void register_aligners(Registrations& reg) {
       [](const FactoryArgs& args) -> std::unique_ptr<Aligner> {
         const auto o = bind<aligners::LinearOptions>(args.options);
         auto a = std::make_unique<aligners::LinearAligner>(o);
-        if (!o.init.path.empty()) log::info("aligner '{}' (linear): {}", o.modality, a->load(o.init).summary());
+        const auto qformer_only = aligners::qformer_only_init_formats();
+        if (std::find(qformer_only.begin(), qformer_only.end(), o.init.format) != qformer_only.end()) {
+          log::info(
+              "aligner '{}' (linear): init {} ({}) initialises a Q-Former; the linear aligner has no BERT and "
+              "starts fresh (seed {})",
+              o.modality, o.init.path.filename().string(), o.init.format, o.seed);
+        } else if (!o.init.path.empty())
+          log::info("aligner '{}' (linear): {}", o.modality, a->load(o.init).summary());
         return a;
       },
       "linear-projection ablation (projection_only): mean-pool → Linear → [Q, h] → llm_proj");

@@ -34,6 +34,8 @@ Command inspect_command();
 Command convert_command();
 Command generate_command();
 Command score_command();
+Command ask_command();
+Command compare_command();
 
 /// "512 B", "12.3 kB", "98.4 MB", "1.07 GB" — sizes for tables.
 std::string human_bytes(uint64_t bytes);

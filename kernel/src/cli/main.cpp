@@ -13,7 +13,8 @@ namespace xib::cli {
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> all = {version_command(), plugins_command(), models_command(),   run_command(),
-                                           inspect_command(), convert_command(), generate_command(), score_command()};
+                                           inspect_command(), convert_command(), generate_command(), score_command(),
+                                           ask_command(),     compare_command()};
   return all;
 }
 

@@ -79,9 +79,14 @@ GenerateResult beam_search(LanguageModel& model, const at::Tensor& embeddings, c
   at::Tensor is_finished = at::zeros({batch, beams}, bool_on);
   at::Tensor unsatisfied = at::ones({batch, 1}, bool_on);  // the early-stop heuristic still open
 
-  auto cache = model.new_cache(rows, prompt + max_new);
+  // The prompt runs once per row; its cache rows and last logits are then copied for each beam
+  // (the beams share the prompt: running it beams times over would cost beams × the prefill).
+  auto cache = model.new_cache(batch, prompt + max_new);
   auto t0 = Clock::now();
-  at::Tensor logits = model.decode(embeddings.repeat_interleave(beams, 0), mask, *cache, /*last_only=*/true);
+  at::Tensor logits = model.decode(embeddings, attention_mask.to(at::kLong).to(dev), *cache, /*last_only=*/true);
+  const at::Tensor each_beam = at::arange(batch, long_on).repeat_interleave(beams);
+  cache->select_rows(each_beam);
+  logits = logits.index_select(0, each_beam);
   result.prefill_seconds = seconds_since(t0);
   t0 = Clock::now();
 

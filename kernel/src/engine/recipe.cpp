@@ -1,6 +1,26 @@
 #include "xib/recipe.h"
 
+#include <fmt/format.h>
+
 namespace xib {
+
+void check_required_files(const std::vector<RequiredFile>& required, const ConfigSource& source) {
+  std::vector<std::pair<std::string, std::string>> missing;
+  for (const auto& r : required) {
+    std::error_code ec;
+    if (!std::filesystem::exists(r.path, ec)) {
+      missing.emplace_back("missing", r.path.string() + (r.about.empty() ? std::string() : " — " + r.about));
+    }
+  }
+  if (missing.empty()) return;
+  throw NotFoundError({.what = fmt::format("{} of the {} files this recipe needs {} missing", missing.size(),
+                                           required.size(), missing.size() == 1 ? "is" : "are"),
+                       .where = source.name() + ": requires",
+                       .expected = "every path under requires: present",
+                       .got = fmt::format("{} missing (listed below, each with what it is)", missing.size()),
+                       .hint = "put the files in place (or point the paths at them with --set); nothing was run",
+                       .details = missing});
+}
 
 std::shared_ptr<RecipeRunner> load_recipe(const std::filesystem::path& file,
                                           const std::vector<std::string>& overrides) {

@@ -88,10 +88,18 @@ XInstructBlip XInstructBlip::from_recipe(const ConfigSection& model_section) {
   const ConfigSection llm_section(options.llm.source ? options.llm.source : model_section.source, llm_node,
                                   model_section.key_path("llm"));
   parts.lm = Registry::global().create<LanguageModel>(options.llm_plugin(), FactoryArgs{.options = llm_section});
-  for (const auto& kv : options.modalities.node) {
+  // Every aligner writes tokens of the LLM's width: fill aligner.llm_width in from the LLM when
+  // the recipe leaves it out (an explicit value is kept and checked below).
+  YAML::Node modalities = YAML::Clone(options.modalities.node);
+  for (auto kv : modalities) {
+    YAML::Node aligner = kv.second["aligner"];
+    if (aligner && aligner.IsMap() && !aligner["llm_width"]) aligner["llm_width"] = parts.lm->hidden_size();
+  }
+  const ConfigSection filled(options.modalities.source ? options.modalities.source : model_section.source, modalities,
+                             options.modalities.path);
+  for (const auto& kv : modalities) {
     const auto name = kv.first.as<std::string>();
-    parts.modalities.push_back(
-        Registry::global().create<Modality>(name, FactoryArgs{.options = options.modalities.child(name)}));
+    parts.modalities.push_back(Registry::global().create<Modality>(name, FactoryArgs{.options = filled.child(name)}));
   }
   return XInstructBlip(std::move(parts));
 }

@@ -7,6 +7,7 @@ std::vector<RegistryEntry> builtin_registrations() {
   register_check_recipe(reg);
   register_aligners(reg);
   register_train_recipe(reg);
+  register_eval_recipe(reg);
   return std::move(reg.entries());
 }
 

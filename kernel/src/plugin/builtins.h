@@ -13,5 +13,6 @@ std::vector<RegistryEntry> builtin_registrations();
 void register_check_recipe(Registrations& reg);
 void register_aligners(Registrations& reg);      // kernel/src/aligners/register_aligners.cpp
 void register_train_recipe(Registrations& reg);  // kernel/src/train/train_recipe.cpp
+void register_eval_recipe(Registrations& reg);   // kernel/src/eval/eval_recipe.cpp
 
 }  // namespace xib

@@ -348,7 +348,7 @@ const Tensor& Checkpoint::tensor(std::string_view name) const {
                        .hint = near ? fmt::format("did you mean '{}'?", *near) : ""});
 }
 
-Checkpoint read_checkpoint(const fs::path& dir) {
+Checkpoint read_checkpoint(const fs::path& dir, std::string_view only_prefix) {
   json doc;
   if (auto p = inspect(dir, doc)) {
     if (p->io) throw IoError(std::move(p->info));
@@ -357,7 +357,10 @@ Checkpoint read_checkpoint(const fs::path& dir) {
   Checkpoint c{.dir = dir, .step = doc["step"].get<int64_t>(), .tensors = {}, .meta = doc.value("meta", json())};
   const io::SafetensorsFile file(dir / kStateFile);
   c.tensors.reserve(file.records().size());
-  for (const auto& r : file.records()) c.tensors.emplace_back(r.name, weights::record_to_tensor(r));
+  for (const auto& r : file.records()) {
+    if (std::string_view(r.name).substr(0, only_prefix.size()) != only_prefix) continue;
+    c.tensors.emplace_back(r.name, weights::record_to_tensor(r));
+  }
   return c;
 }
 

@@ -12,6 +12,7 @@
 #include "run_report.h"
 #include "xib/aligner.h"
 #include "xib/encoder.h"
+#include "xib/feature_cache.h"
 #include "xib/language_model.h"
 #include "xib/log.h"
 #include "xib/metrics.h"
@@ -27,6 +28,7 @@
 #include "xib/train/lr_schedule.h"
 #include "xib/train/rng_state.h"
 #include "xib/train/train_options.h"
+#include "xib/trained_run.h"
 
 namespace xib::train {
 
@@ -48,22 +50,6 @@ void RunOptions::validate(Validator& v) const {
 }
 
 namespace {
-
-/// What identifies the frozen parts: a run resumed with other frozen models would silently
-/// train against different features.
-nlohmann::json frozen_models(XInstructBlip& model) {
-  nlohmann::json j;
-  LanguageModel& lm = model.lm();
-  j["llm"] = {{"name", lm.name()},
-              {"hidden_size", lm.hidden_size()},
-              {"vocab_size", lm.vocab_size()},
-              {"tokenizer", model.tokenizer().name()}};
-  for (const auto& name : model.modality_names()) {
-    Encoder& e = model.modality(name).encoder();
-    j["encoders"][name] = {{"name", e.name()}, {"weights_id", e.weights_id()}, {"width", e.width()}};
-  }
-  return j;
-}
 
 /// Augmentation streams of the modalities' processors, by modality.
 std::vector<std::pair<std::string, Rng*>> augmentation_rngs(XInstructBlip& model) {
@@ -125,6 +111,30 @@ void check_resumable(const Checkpoint& ckpt, const nlohmann::json& frozen, const
   }
 }
 
+/// run.feature_cache: open the cache and store what the training datasets need that it lacks
+/// (eval preprocessing: cached features mean no training-time augmentation). The fill draws from
+/// its own generator and leaves the global random streams as they were, so the data order, the
+/// dropout and a resumed run are those of an uncached run.
+std::optional<FeatureCache> prepare_feature_cache(XInstructBlip& model, const DataStream& stream,
+                                                  const FeatureCacheOptions& o) {
+  if (!o.enabled()) return std::nullopt;
+  FeatureCache cache = FeatureCache::open(o.path, o.build ? FeatureCache::Mode::build : FeatureCache::Mode::read);
+  std::vector<Sample> samples;
+  Rng rng(0);  // only the instruction/answer draws use it; files do not depend on it
+  for (const auto& d : stream.datasets()) {
+    for (size_t i = 0; i < d->size(); ++i) samples.push_back(d->get(i, rng));
+  }
+  const NamedTensors rngs = rng_state_tensors();
+  const int64_t batch = o.batch_size > 0 ? o.batch_size : stream.options().batch_size;
+  fill_feature_cache(model, cache, samples, {.batch_size = batch});
+  restore_rng_state(rngs);
+  log::info(
+      "feature cache {}: training reads the frozen encoders' features from it; they were computed with the "
+      "evaluation preprocessing, so there is no training-time augmentation",
+      o.path.string());
+  return cache;
+}
+
 int64_t count_values(const NamedTensors& t) {
   int64_t n = 0;
   for (const auto& [name, p] : t) n += p.numel();
@@ -159,7 +169,9 @@ int run_train(const TrainRecipe& recipe, const ConfigSource& source) {
                              .total_steps = o.steps,
                              .decay = o.decay,
                              .steps_per_epoch = o.steps_per_epoch});
-  const nlohmann::json frozen = frozen_models(model);
+  // What identifies the frozen parts: a run resumed with other frozen models would silently
+  // train against different features (xib/trained_run.h).
+  const nlohmann::json frozen = frozen_model_identities(model);
   const YAML::Node effective = [&] {
     YAML::Node n = to_yaml(recipe);
     n["kind"] = "train";
@@ -180,6 +192,7 @@ int run_train(const TrainRecipe& recipe, const ConfigSource& source) {
       log::info("resuming {} from step {} ({})", run_dir.string(), step, dir->filename().string());
     }
   }
+  std::optional<FeatureCache> feature_cache = prepare_feature_cache(model, stream, o.feature_cache);
   const bool fresh = step == 0;
   write_text_file(run_dir / "config.yaml", yaml_text(effective));
   MetricsWriter metrics(run_dir / "metrics.jsonl", /*append=*/!fresh);
@@ -209,6 +222,7 @@ int run_train(const TrainRecipe& recipe, const ConfigSource& source) {
     append(tensors, rng_tensors(model));
     nlohmann::json meta = {{"kind", "xib.train"},
                            {"recipe", yaml_text(effective)},
+                           {"recipe_dir", source.base_dir().string()},  // relative model paths (trained_run.h)
                            {"frozen_models", frozen},
                            {"data", stream.state()},
                            {"trainable", summary.trainable_values}};
@@ -225,17 +239,20 @@ int run_train(const TrainRecipe& recipe, const ConfigSource& source) {
   bar.set_done(step);
   model.set_training(true);
   int64_t this_process = 0, last_saved = fresh ? -1 : step;
-  int64_t skipped_so_far = model.skipped();
+  std::vector<std::string> skipped_ids;  // samples whose file failed to decode (skip_undecodable)
   const auto loop_start = std::chrono::steady_clock::now();
   while (step < o.steps) {
     if (stop.requested()) break;
     const auto t0 = std::chrono::steady_clock::now();
     optimizer.zero_grad();
     double loss_sum = 0;
-    int64_t samples = 0;
+    int64_t samples = 0, step_skipped = 0;
     for (int64_t micro = 0; micro < o.accumulate; ++micro) {
       const std::vector<Sample> batch = stream.next_batch();
-      const EncodedFeatures features = model.encode(batch, /*training=*/true);
+      const EncodedFeatures features =
+          feature_cache ? encode_cached(model, *feature_cache, batch) : model.encode(batch, /*training=*/true);
+      skipped_ids.insert(skipped_ids.end(), features.skipped_ids.begin(), features.skipped_ids.end());
+      step_skipped += static_cast<int64_t>(features.skipped_ids.size());
       Tensor loss = model.loss(batch, features);
       if (loss.requires_grad()) (loss / static_cast<double>(o.accumulate)).backward();
       loss_sum += loss.item<double>();
@@ -259,8 +276,7 @@ int run_train(const TrainRecipe& recipe, const ConfigSource& source) {
                    {"samples_per_s", seconds > 0 ? samples / seconds : 0.0},
                    {"step_s", seconds},
                    {"epoch", epochs.empty() ? 0 : epochs.front()},
-                   {"skipped", model.skipped() - skipped_so_far}});
-    skipped_so_far = model.skipped();
+                   {"skipped", step_skipped}});
     if (!std::isfinite(loss)) {
       save(step);
       throw Error({.what = fmt::format("the loss is not finite at step {} ({})", step, loss),
@@ -283,8 +299,8 @@ int run_train(const TrainRecipe& recipe, const ConfigSource& source) {
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   summary.loop_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - loop_start).count();
   summary.steps_this_process = this_process;
-  summary.skipped = model.skipped();
-  summary.skipped_examples = model.skipped_ids();
+  summary.skipped = static_cast<int64_t>(skipped_ids.size());
+  summary.skipped_examples = skipped_ids;
   if (stop.requested() && step < o.steps) {
     summary.stopped_by = stop.signal() ? stop.signal_name() : "run.stop_after";
   }

@@ -42,6 +42,12 @@ Tensor ImageProcessor::normalise(const io::Image& image) const {
   return tensor_from_floats(std::move(out), {3, image.height, image.width});
 }
 
+nlohmann::json ImageProcessor::config() const {
+  // Decoding (xib/io/image.h: EXIF orientation, every mode → 8-bit RGB) and the bicubic
+  // resampling are fixed by the code; "type" names that pipeline.
+  return {{"type", "image"}, {"size", options_.size}, {"resize", options_.resize}, {"mean", mean_}, {"std", std_}};
+}
+
 Tensor ImageProcessor::load(const std::filesystem::path& file, bool training) {
   return normalise(prepare(io::read_image(file), training));
 }

@@ -40,6 +40,8 @@ class ImageProcessor : public Processor {
   /** file → [3, size, size] float32. Decoding errors throw (FormatError/IoError naming the file). */
   Tensor load(const std::filesystem::path& file, bool training) override;
   Rng* augmentation_rng() override { return &rng_; }
+  /// The eval geometry and normalisation: {type, size, resize, mean, std} (mean/std effective).
+  nlohmann::json config() const override;
 
   /** files → [B', 3, size, size]; with skip_undecodable, files that fail to decode are left out
       and counted (skipped()); otherwise the first failure throws. */

@@ -59,8 +59,16 @@ std::filesystem::path resolve_weights(const EncoderOptions& o) {
                        .hint = "set encoder.weights=PATH, or encoder.random_init=true for a smoke test"});
   }
   std::error_code ec;
-  if (std::filesystem::exists(o.weights, ec) || o.weights.is_absolute()) return o.weights;
-  return ModelCache().resolve(o.weights.string());
+  if (std::filesystem::exists(o.weights, ec)) return o.weights;
+  // A model-cache name ("efficientnet-lite0", "efficientnet-lite0/efficientnet-lite0.pth"):
+  // the recipe resolved it against its own folder, where no such file is.
+  const ModelCache cache;
+  const std::string name = o.weights.filename().string();
+  const std::string parent = o.weights.parent_path().filename().string();
+  if (!parent.empty() && cache.find(parent)) return cache.resolve(parent + "/" + name);
+  if (cache.find(name)) return cache.resolve(name);
+  if (o.weights.is_absolute()) return o.weights;
+  return cache.resolve(o.weights.string());
 }
 
 Tensor tensor_from_floats(std::vector<float>&& values, const std::vector<int64_t>& shape) {

@@ -177,3 +177,26 @@ TEST_CASE("processor: batches skip and count undecodable files when asked") {
   CHECK_THROWS_AS(strict.load_batch(files, false), xib::FormatError);
   CHECK_THROWS_AS(strict.load(tmp / "missing.jpg", false), xib::IoError);
 }
+
+TEST_CASE("processor: config() names the eval geometry and the effective normalisation (feature caches key on it)") {
+  ImageProcessor eva({}, "eva_vit_g");
+  const auto c = eva.config();
+  CHECK(c["type"] == "image");
+  CHECK(c["size"] == 224);
+  CHECK(c["resize"] == "crop");
+  CHECK(c["mean"].get<std::vector<double>>() == eva.mean());
+  CHECK(c["std"].get<std::vector<double>>() == eva.stddev());
+  ProcessorOptions small;
+  small.size = 128;
+  small.resize = "squash";
+  const auto s = ImageProcessor(small, "eva_vit_g").config();
+  CHECK(s["size"] == 128);
+  CHECK(s["resize"] == "squash");
+  CHECK(s != c);
+  CHECK(ImageProcessor({}, "efficientnet_lite0").config()["mean"] != c["mean"]);  // the encoder's normalisation
+  // Training-only settings do not change what a cache stores.
+  ProcessorOptions augmented;
+  augmented.scale_min = 0.5;
+  augmented.seed = 7;
+  CHECK(ImageProcessor(augmented, "eva_vit_g").config() == c);
+}

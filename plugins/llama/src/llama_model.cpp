@@ -283,7 +283,12 @@ at::Tensor LlamaModel::decode(const at::Tensor& embeddings, const at::Tensor& at
                       .expected = fmt::format("{} rows", kv->batch_size()),
                       .got = fmt::format("{} rows", embeddings.size(0))});
   }
-  if (embeddings.size(1) == 1 && fused_step_) return decode_step(embeddings, attention_mask, *kv);
+  // The fused step's matvecs stream the weights once per row: unbeatable for one sequence, but a
+  // beam-search batch (16 images × 5 beams) is a matrix product, where LibTorch's GEMM wins.
+  constexpr int64_t kFusedStepMaxRows = 4;
+  if (embeddings.size(1) == 1 && fused_step_ && embeddings.size(0) <= kFusedStepMaxRows) {
+    return decode_step(embeddings, attention_mask, *kv);
+  }
   const int64_t B = embeddings.size(0), T = embeddings.size(1), S = past + T;
   const at::Tensor keys = attention_mask.to(at::kBool);  // [B, S]
   // New position t (absolute past + t) sees keys s <= past + t.

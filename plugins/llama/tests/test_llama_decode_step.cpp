@@ -106,21 +106,25 @@ TEST_CASE("llama decode modes: the fused step (f32) and the LibTorch path give t
   auto& model = dynamic_cast<xib::llama::LlamaModel&>(*lm);
   at::NoGradGuard no_grad;
   at::manual_seed(11);
-  const at::Tensor ids = at::randint(0, lm->vocab_size(), {2, 9}, at::kLong);
-  at::Tensor mask = at::ones({2, 9}, at::kLong);
-  mask.index_put_({1, at::indexing::Slice(0, 3)}, 0);  // row 1 left-padded
-  const at::Tensor e = lm->embed(ids);
-  const at::Tensor full = lm->forward(e, mask);
-  for (const std::string mode : {"f32", "torch", "auto"}) {
-    CAPTURE(mode);
-    model.set_decode_mode(mode);
-    auto cache = lm->new_cache(2, 2);  // grows while decoding
-    std::vector<at::Tensor> parts = {lm->decode(e.narrow(1, 0, 4), mask.narrow(1, 0, 4), *cache, false)};
-    for (int64_t t = 4; t < 9; ++t)
-      parts.push_back(lm->decode(e.narrow(1, t, 1), mask.narrow(1, 0, t + 1), *cache, true));
-    const at::Tensor step = at::cat(parts, 1);
-    const at::Tensor real = mask.to(at::kBool).unsqueeze(-1).expand_as(full);
-    CHECK((step - full).abs().masked_select(real).max().item<double>() <= 1e-4);
+  // 2 rows take the fused step; 6 (a beam-search batch) take LibTorch's GEMM in every mode.
+  for (const int64_t rows : {2, 6}) {
+    const at::Tensor ids = at::randint(0, lm->vocab_size(), {rows, 9}, at::kLong);
+    at::Tensor mask = at::ones({rows, 9}, at::kLong);
+    mask.index_put_({1, at::indexing::Slice(0, 3)}, 0);  // row 1 left-padded
+    const at::Tensor e = lm->embed(ids);
+    const at::Tensor full = lm->forward(e, mask);
+    for (const std::string mode : {"f32", "torch", "auto"}) {
+      CAPTURE(mode);
+      CAPTURE(rows);
+      model.set_decode_mode(mode);
+      auto cache = lm->new_cache(rows, 2);  // grows while decoding
+      std::vector<at::Tensor> parts = {lm->decode(e.narrow(1, 0, 4), mask.narrow(1, 0, 4), *cache, false)};
+      for (int64_t t = 4; t < 9; ++t)
+        parts.push_back(lm->decode(e.narrow(1, t, 1), mask.narrow(1, 0, t + 1), *cache, true));
+      const at::Tensor step = at::cat(parts, 1);
+      const at::Tensor real = mask.to(at::kBool).unsqueeze(-1).expand_as(full);
+      CHECK((step - full).abs().masked_select(real).max().item<double>() <= 1e-4);
+    }
   }
   CHECK(model.decode_summary().find("f32") != std::string::npos);
   CHECK_THROWS_AS(model.set_decode_mode("fast"), xib::ConfigError);

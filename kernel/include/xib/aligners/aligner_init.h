@@ -45,6 +45,9 @@ struct AlignerInit {
 /// The formats a Q-Former aligner reads; the linear aligner reads "xib" and "lavis".
 std::vector<std::string> qformer_init_formats();
 std::vector<std::string> linear_init_formats();
+/// The formats only a Q-Former reads (bert, blip2, hf_instructblip): a linear aligner given one
+/// skips it and starts fresh.
+std::vector<std::string> qformer_only_init_formats();
 
 /// The format and stored prefix actually used.
 struct ResolvedInit {

@@ -69,7 +69,9 @@ struct Checkpoint {
 /// Reads a checkpoint folder. FormatError (naming the file, expected, got and a hint) when
 /// checkpoint.json is malformed, its format version is not kCheckpointFormatVersion, or the state
 /// file's size or SHA-256 differs from the recorded one; IoError when a file cannot be read.
-Checkpoint read_checkpoint(const std::filesystem::path& dir);
+/// With `only_prefix`, only the tensors whose names start with it are loaded (names kept whole):
+/// "model/" reads the trainable parameters without the optimizer state.
+Checkpoint read_checkpoint(const std::filesystem::path& dir, std::string_view only_prefix = {});
 
 /// Problems that make `dir` unusable, empty when it is a complete checkpoint (the checks of
 /// read_checkpoint() short of loading the tensors).

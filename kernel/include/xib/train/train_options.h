@@ -16,6 +16,7 @@
 
 #include "xib/config.h"
 #include "xib/dataset.h"
+#include "xib/feature_cache.h"
 #include "xib/train/adamw.h"
 #include "xib/xinstructblip.h"
 
@@ -41,6 +42,8 @@ struct RunOptions {
   bool resume = true;             ///< continue from the newest checkpoint in `out`
   int64_t stop_after = 0;         ///< stop (as on SIGTERM) after this many steps of this process; 0 off
   std::string precision = "f32";  ///< f32 (CPU and GPU) | bf16 (autocast; GPU only)
+  /// Frozen-encoder features from an HDF5 file (xib/feature_cache.h; no augmentation).
+  FeatureCacheOptions feature_cache = {};
 
   template <class V>
   void fields(V& v) {
@@ -62,6 +65,8 @@ struct RunOptions {
     v("resume", resume, "continue from the newest checkpoint in the run folder");
     v("stop_after", stop_after, "stop cleanly after this many steps of this process (0: off)");
     v("precision", precision, "f32 | bf16 (autocast, GPU only)");
+    v("feature_cache", feature_cache,
+      "{path: features.h5, build: true}: read the frozen encoders' features from a cache");
   }
   void validate(Validator& v) const;
 };

@@ -1,0 +1,397 @@
+// `kind: eval` and `xib ask` end to end: a tiny run of the fixture "segments" modality against a
+// tiny random LLaMA, trained for a few steps, then evaluated (captions + QA) and asked about.
+// Each test runs the real binary.
+#include <fmt/format.h>
+
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "e2e_support.h"
+#include "test_support.h"
+#include "torch_doctest.h"  // LibTorch + doctest, in the order that works
+#include "xib/eval/caption_metrics.h"
+#include "xib/eval/eval_files.h"
+#include "xib/eval/vqa_metrics.h"
+#include "xib/io/image.h"
+#include "xib/sha256.h"
+#include "xib/train/checkpoint.h"
+
+using namespace xib;
+using namespace xib::test;
+using nlohmann::json;
+
+namespace {
+
+const char* const kWords[] = {"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"};
+
+/// A tiny trained run (dir/run) plus QA annotations over the same inputs (two questions each).
+struct TrainedSetup {
+  TempDir dir;
+  int samples;
+  explicit TrainedSetup(int n = 12) : samples(n) {
+    write_tiny_llama(dir / "lm", 7);
+    write_segments_world(dir.path(), n);
+    json qa = json::array();
+    for (int i = 0; i < n; ++i) {
+      qa.push_back({{"image", fmt::format("segments/{}.txt", i)},
+                    {"question", "what comes first?"},
+                    {"answer", {kWords[i % 10]}},
+                    {"question_id", fmt::format("q{}a", i)}});
+      qa.push_back({{"image", fmt::format("segments/{}.txt", i)},
+                    {"question", "what comes second?"},
+                    {"answer", {kWords[(i * 7 + 3) % 10]}},
+                    {"question_id", fmt::format("q{}b", i)}});
+    }
+    std::ofstream(dir / "qa.json") << qa.dump(1);
+    dir.write("train.yaml", train_recipe("qformer", "steps: 4\n  lr: 1.0e-3\n  warmup_steps: 1\n  threads: 1"));
+    const auto r = run_xib({"run", (dir / "train.yaml").string(), "--plugin-dir", engine_plugin_dir().string()});
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  }
+  std::filesystem::path run() const { return dir / "run"; }
+
+  /// An eval recipe over the run; `extra` adds top-level keys. (The readers want templates for a
+  /// modality they have none for, though evaluation uses the fixed instruction / the question.)
+  std::filesystem::path eval_recipe(const std::string& name, const std::string& extra) const {
+    return dir.write(name, fmt::format(R"(kind: eval
+run: run
+data:
+  test:
+    - {{reader: caption, path: captions.json, modality: segments, instructions: ["a short description"]}}
+    - {{reader: qa, path: qa.json, modality: segments, instructions: ["{{question}}"]}}
+batch_size: 4
+threads: 1
+generate:
+  caption: {{num_beams: 2, max_new_tokens: 6, min_new_tokens: 2}}
+  qa: {{num_beams: 2, max_new_tokens: 3}}
+{}
+)",
+                                       extra));
+  }
+  CommandResult xib(std::vector<std::string> args) const {
+    args.push_back("--plugin-dir");
+    args.push_back(engine_plugin_dir().string());
+    return run_xib(args);
+  }
+  CommandResult eval(const std::filesystem::path& recipe, std::vector<std::string> sets = {}) const {
+    std::vector<std::string> args = {"run", recipe.string()};
+    for (auto& s : sets) {
+      args.push_back("--set");
+      args.push_back(s);
+    }
+    return xib(args);
+  }
+};
+
+std::string diagnose(const CommandResult& r) { return "exit " + std::to_string(r.exit_code) + "\n" + r.err; }
+
+/// Every file of a folder → its SHA-256.
+std::map<std::string, std::string> hash_tree(const std::filesystem::path& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (e.is_regular_file()) out[std::filesystem::relative(e.path(), dir).string()] = sha256_file(e.path());
+  }
+  return out;
+}
+
+json read_json(const std::filesystem::path& f) { return json::parse(read_file(f)); }
+
+/// id → caption predicted, from a predictions file.
+std::map<std::string, std::string> captions_by_id(const std::filesystem::path& f) {
+  return eval::read_caption_predictions(f);
+}
+
+}  // namespace
+
+TEST_CASE("eval run: every test sample gets a prediction, the metrics are what the files score, the run is untouched") {
+  TrainedSetup s;
+  const auto before = hash_tree(s.run());
+  const auto r = s.eval(s.eval_recipe("eval.yaml", "out: out"));
+  REQUIRE_MESSAGE(r.exit_code == 0, diagnose(r));
+  CHECK(hash_tree(s.run()) == before);  // checkpoints, metrics, report, config: all unchanged
+
+  const auto out = s.dir / "out";
+  for (const char* f : {"metrics.json", "report.md", "config.yaml", "captions_predictions.json", "captions_scores.json",
+                        "qa_predictions.json", "qa_scores.json"}) {
+    CHECK_MESSAGE(std::filesystem::exists(out / f), f);
+  }
+  // Captions: one per image id, scored against captions.json's references.
+  const auto captions = captions_by_id(out / "captions_predictions.json");
+  CHECK(captions.size() == static_cast<size_t>(s.samples));
+  std::map<std::string, std::vector<std::string>> refs;
+  for (const auto& e : read_json(s.dir / "captions.json"))
+    refs[e["image_id"].get<std::string>()] = {e["caption"].get<std::string>()};
+  for (const auto& [id, text] : captions) CHECK_MESSAGE(refs.count(id), id);
+  const auto rescored = eval::caption_scores(captions, refs);
+  const json m = read_json(out / "metrics.json");
+  const json& cm = m["datasets"]["captions"];
+  CHECK(cm["task"] == "caption");
+  CHECK(cm["samples"] == s.samples);
+  CHECK(cm["CIDEr"].get<double>() == doctest::Approx(rescored.cider).epsilon(1e-12));
+  CHECK(cm["Bleu_4"].get<double>() == doctest::Approx(rescored.bleu[3]).epsilon(1e-12));
+  CHECK(cm["ROUGE_L"].get<double>() == doctest::Approx(rescored.rouge_l).epsilon(1e-12));
+  for (const char* k : {"Bleu_4", "ROUGE_L"}) {
+    CHECK(cm[k].get<double>() >= 0);
+    CHECK(cm[k].get<double>() <= 1);
+  }
+  CHECK(cm["CIDEr"].get<double>() >= 0);
+  CHECK(cm["CIDEr"].get<double>() <= 10);
+
+  // QA: every question answered, exact match (one answer each) as the file scores it.
+  const auto answers = eval::read_vqa_predictions(out / "qa_predictions.json");
+  CHECK(answers.size() == static_cast<size_t>(2 * s.samples));
+  const auto vqa_refs = eval::read_vqa_references(s.dir / "qa.json");
+  const auto acc = eval::vqa_accuracy(answers, vqa_refs, {.metric = "exact"});
+  const json& qm = m["datasets"]["qa"];
+  CHECK(qm["metric"] == "exact");
+  CHECK(qm["accuracy"].get<double>() == doctest::Approx(acc.accuracy));
+  CHECK(qm["accuracy"].get<double>() >= 0);
+  CHECK(qm["accuracy"].get<double>() <= 100);
+
+  CHECK(m["control"] == "none");
+  CHECK(m["step"] == 4);
+  CHECK(m["trainable_values"].get<int64_t>() > 0);
+  CHECK(m["generate"]["caption"]["num_beams"] == 2);
+  CHECK(m["generate"]["qa"]["length_penalty"] == -1.0);  // SPEC's, not overridden
+  const std::string report = read_file(out / "report.md");
+  CHECK(report.find("| captions | caption | 12 |") != std::string::npos);
+  CHECK(report.find(refs.begin()->second.front()) != std::string::npos);  // a reference beside its prediction
+  CHECK_MESSAGE(r.out.find("CIDEr") != std::string::npos, r.out);
+  CHECK(r.out.find("accuracy") != std::string::npos);
+}
+
+TEST_CASE("eval run: the blind control gives every sample another input, a permutation of each dataset") {
+  TrainedSetup s;
+  const auto b = s.eval(s.eval_recipe("blind.yaml", "out: blind\ncontrol: blind\nseed: 5"));
+  REQUIRE_MESSAGE(b.exit_code == 0, diagnose(b));
+  const json captions = read_json(s.dir / "blind/captions_predictions.json");
+  CHECK(captions.size() == static_cast<size_t>(s.samples));
+  std::set<std::string> donors;
+  for (const auto& e : captions) {
+    const auto id = e["image_id"].get<std::string>(), from = e["features_from"].get<std::string>();
+    CHECK(from != id);
+    donors.insert(from);
+  }
+  CHECK(donors.size() == captions.size());  // a permutation of the images
+  // QA: two questions per input; a question never gets its own input's features (nor its twin's).
+  const json qa = read_json(s.dir / "blind/qa_predictions.json");
+  std::set<std::string> qa_donors;
+  for (const auto& e : qa) {
+    const auto id = e["question_id"].get<std::string>(), from = e["features_from"].get<std::string>();
+    CHECK(from.substr(0, from.size() - 1) != id.substr(0, id.size() - 1));  // "q3a" / "q3b" share input 3
+    qa_donors.insert(from);
+  }
+  CHECK(qa_donors.size() == qa.size());
+  CHECK(read_json(s.dir / "blind/metrics.json")["control"] == "blind");
+  CHECK(read_file(s.dir / "blind/report.md").find("features from") != std::string::npos);
+}
+
+TEST_CASE("eval: with the blind control each caption is the one its donor's image gets (SmolLM2, EfficientNet)") {
+  // The tiny random LLM answers the same whatever the input; SmolLM2 with EfficientNet-Lite0's
+  // real features (from the model cache) already does not with an untrained linear aligner.
+  TempDir dir;
+  json captions = json::array();
+  std::filesystem::create_directories(dir / "img");
+  for (int i = 0; i < 8; ++i) {
+    const int w = 40 + 8 * i, h = 30;
+    io::Image im{.width = w, .height = h, .channels = 3, .rgb = std::vector<uint8_t>(static_cast<size_t>(w * h * 3))};
+    for (size_t k = 0; k < im.rgb.size(); ++k) im.rgb[k] = static_cast<uint8_t>((k * (7 + i)) % 251);
+    io::write_image(im, dir / fmt::format("img/{}.png", i));
+    captions.push_back({{"image", fmt::format("img/{}.png", i)}, {"caption", kWords[i]}, {"image_id", i}});
+  }
+  std::ofstream(dir / "captions.json") << captions.dump();
+  dir.write("eval.yaml", R"(kind: eval
+model:
+  llm: {plugin: llama, path: smollm2-135m-instruct}
+  modalities:
+    image:
+      encoder: {type: efficientnet_lite0}
+      processor: {size: 128}
+      aligner: {type: linear, queries: 2}
+data:
+  test: [{reader: caption, path: captions.json, modality: image}]
+batch_size: 1
+threads: 1
+generate:
+  caption: {num_beams: 2, max_new_tokens: 6, min_new_tokens: 2}
+)");
+  // Batches of one: an answer depends on its features and its instruction only, and the
+  // instruction is the same for every caption.
+  const auto a = run_xib({"run", (dir / "eval.yaml").string(), "--set", "out=plain"});
+  REQUIRE_MESSAGE(a.exit_code == 0, diagnose(a));
+  const auto b = run_xib({"run", (dir / "eval.yaml").string(), "--set", "out=blind", "--set", "control=blind"});
+  REQUIRE_MESSAGE(b.exit_code == 0, diagnose(b));
+  const auto plain = captions_by_id(dir / "plain/captions_predictions.json");
+  std::set<std::string> distinct;
+  for (const auto& [id, text] : plain) distinct.insert(text);
+  MESSAGE(distinct.size() << " distinct captions of " << plain.size() << " images");
+  REQUIRE(distinct.size() >= 3);  // the captions depend on the image: the check below means something
+  const json blind = read_json(dir / "blind/captions_predictions.json");
+  REQUIRE(blind.size() == plain.size());
+  int changed = 0;
+  for (const auto& e : blind) {
+    const auto id = e["image_id"].get<std::string>(), from = e["features_from"].get<std::string>();
+    CHECK(from != id);
+    CHECK_MESSAGE(e["caption"] == plain.at(from), id << " ← " << from);
+    changed += e["caption"] != plain.at(id);
+  }
+  CHECK(changed > 0);
+}
+
+TEST_CASE("eval run: bad input is a clear error") {
+  TrainedSetup s(8);
+  const auto recipe = s.eval_recipe("eval.yaml", "out: out");
+  SUBCASE("no run folder") {
+    const auto r = s.eval(recipe, {"run=nowhere"});
+    CHECK(r.exit_code == 1);
+    CHECK_MESSAGE(r.err.find("run folder not found") != std::string::npos, r.err);
+    CHECK(r.err.find("nowhere") != std::string::npos);
+  }
+  SUBCASE("a run folder without checkpoints") {
+    std::filesystem::create_directories(s.dir / "empty");
+    std::filesystem::copy_file(s.run() / "config.yaml", s.dir / "empty/config.yaml");
+    const auto r = s.eval(recipe, {"run=empty"});
+    CHECK(r.exit_code == 1);
+    CHECK_MESSAGE(r.err.find("no complete checkpoint") != std::string::npos, r.err);
+  }
+  SUBCASE("a checkpoint missing an aligner tensor") {
+    const auto dir = train::find_latest_checkpoint(s.run());
+    REQUIRE(dir);
+    auto ckpt = train::read_checkpoint(*dir);
+    std::string dropped;
+    train::NamedTensors kept;
+    for (auto& [name, t] : ckpt.tensors) {
+      if (dropped.empty() && name.rfind("model/", 0) == 0) {
+        dropped = name.substr(6);
+        continue;
+      }
+      kept.emplace_back(name, t);
+    }
+    train::write_checkpoint(s.run(), ckpt.step + 1, kept, ckpt.meta);
+    const auto r = s.eval(recipe);
+    CHECK(r.exit_code == 1);
+    CHECK_MESSAGE(r.err.find("missing") != std::string::npos, r.err);
+    CHECK_MESSAGE(r.err.find(dropped) != std::string::npos, r.err);
+    // An earlier step is still there to evaluate.
+    const auto ok = s.eval(recipe, {"step=" + std::to_string(ckpt.step)});
+    CHECK_MESSAGE(ok.exit_code == 0, diagnose(ok));
+  }
+  SUBCASE("another LLM than the run was trained with") {
+    write_tiny_llama(s.dir / "lm2", 8);  // same shapes, other weights and name
+    std::string config = read_file(s.run() / "config.yaml");
+    const auto at = config.find("path: lm");
+    REQUIRE(at != std::string::npos);
+    config.replace(at, 8, "path: lm2");
+    std::filesystem::create_directories(s.dir / "other");
+    std::ofstream(s.dir / "other/config.yaml") << config;
+    std::filesystem::copy(s.run() / "checkpoints", s.dir / "other/checkpoints",
+                          std::filesystem::copy_options::recursive);
+    const auto r = s.eval(recipe, {"run=other"});
+    CHECK(r.exit_code != 0);
+    CHECK_MESSAGE(r.err.find("frozen models differ") != std::string::npos, r.err);
+    CHECK(r.err.find("/llm/name") != std::string::npos);
+  }
+  SUBCASE("an unknown control, a task it cannot score, an out folder in the checkpoints") {
+    const auto c = s.eval(recipe, {"control=blinde"});
+    CHECK(c.exit_code == 2);
+    CHECK_MESSAGE(c.err.find("blind") != std::string::npos, c.err);
+    const auto t = s.eval(recipe, {"data.test.0.task=retrieval", "data.test.0.instructions=[describe]"});
+    CHECK(t.exit_code == 2);
+    CHECK_MESSAGE(t.err.find("caption, qa") != std::string::npos, t.err);
+    const auto o = s.eval(recipe, {"out=run/checkpoints/x"});
+    CHECK(o.exit_code == 2);
+    CHECK_FALSE(std::filesystem::exists(s.run() / "checkpoints/x"));
+  }
+}
+
+TEST_CASE("xib ask: answers about a file with a trained run, streaming, and bad input is a clear error") {
+  TrainedSetup s(8);
+  const std::string run = s.run().string(), file = (s.dir / "segments/3.txt").string();
+  SUBCASE("greedy, streamed: the answer kind: eval gives the same question with the same settings") {
+    const auto r = s.xib({"ask", "--run", run, "--modality", "segments", "--input", file, "what comes first?",
+                          "--min-new-tokens", "3", "--max-new-tokens", "3", "--threads", "1"});
+    REQUIRE_MESSAGE(r.exit_code == 0, diagnose(r));
+    std::string answer = r.out;
+    while (!answer.empty() && (answer.back() == '\n' || answer.back() == ' ')) answer.pop_back();
+    CHECK_FALSE(answer.empty());
+    const auto e = s.eval(s.eval_recipe("greedy.yaml", "out: greedy\nbatch_size: 1"),
+                          {"generate.qa={num_beams: 1, max_new_tokens: 3, min_new_tokens: 3}"});
+    REQUIRE_MESSAGE(e.exit_code == 0, diagnose(e));
+    CHECK(eval::read_vqa_predictions(s.dir / "greedy/qa_predictions.json").at("q3a") == answer);
+  }
+  SUBCASE("beam search, and no question (describe the input)") {
+    const auto b = s.xib({"ask", "--run", run, "--input", file, "what comes first?", "--beams", "3", "--stats"});
+    REQUIRE_MESSAGE(b.exit_code == 0, diagnose(b));
+    CHECK(b.err.find("3 beams") != std::string::npos);
+    const auto d = s.xib({"ask", "--run", run, "--input", file});
+    REQUIRE_MESSAGE(d.exit_code == 0, diagnose(d));
+    CHECK(d.out.find('\n') != std::string::npos);
+  }
+  SUBCASE("errors") {
+    s.dir.write("bad.txt", "0.1 oops\n");
+    const auto bad = s.xib({"ask", "--run", run, "--input", (s.dir / "bad.txt").string(), "what?"});
+    CHECK(bad.exit_code == 1);
+    CHECK_MESSAGE(bad.err.find("bad.txt") != std::string::npos, bad.err);
+    CHECK(bad.err.find("not a number") != std::string::npos);
+    const auto image = s.xib({"ask", "--run", run, "--image", file, "what?"});
+    CHECK(image.exit_code == 1);
+    CHECK_MESSAGE(image.err.find("segments") != std::string::npos, image.err);  // the known modalities
+    const auto missing = s.xib({"ask", "--run", run, "--input", (s.dir / "nope.txt").string()});
+    CHECK(missing.exit_code == 1);
+    CHECK(missing.err.find("nope.txt") != std::string::npos);
+    const auto norun = s.xib({"ask", "--run", (s.dir / "nowhere").string(), "--input", file});
+    CHECK(norun.exit_code == 1);
+    CHECK(norun.err.find("run folder not found") != std::string::npos);
+    const auto noinput = s.xib({"ask", "--run", run});
+    CHECK(noinput.exit_code == 2);
+    const auto beams = s.xib({"ask", "--run", run, "--input", file, "--beams", "0"});
+    CHECK(beams.exit_code == 2);
+  }
+}
+
+TEST_CASE("xib ask --image: any PNG or JPEG is answered, whatever its size, and a corrupt image is a clear error") {
+  // A tiny image run: EfficientNet-Lite0 with random weights (no model files needed), 32-pixel
+  // inputs, a linear aligner, two training steps on four pictures.
+  TempDir dir;
+  write_tiny_llama(dir / "lm", 7);
+  const auto picture = [](int w, int h, int seed) {
+    io::Image im{.width = w, .height = h, .channels = 3, .rgb = std::vector<uint8_t>(static_cast<size_t>(w * h * 3))};
+    for (size_t i = 0; i < im.rgb.size(); ++i) im.rgb[i] = static_cast<uint8_t>((i * (7 + seed)) % 251);
+    return im;
+  };
+  json captions = json::array();
+  std::filesystem::create_directories(dir / "img");
+  for (int i = 0; i < 4; ++i) {
+    io::write_image(picture(40 + 8 * i, 30, i), dir / fmt::format("img/{}.png", i));
+    captions.push_back({{"image", fmt::format("img/{}.png", i)}, {"caption", kWords[i]}, {"image_id", i}});
+  }
+  std::ofstream(dir / "captions.json") << captions.dump();
+  dir.write("train.yaml", R"(kind: train
+model:
+  llm: {plugin: llama, path: lm}
+  modalities:
+    image:
+      encoder: {type: efficientnet_lite0, random_init: true}
+      processor: {size: 32}
+      aligner: {type: linear, queries: 2, llm_width: 64}
+data:
+  train: [{reader: caption, path: captions.json, modality: image, instructions: ["a short description"]}]
+  batch_size: 2
+run: {out: run, steps: 2, warmup_steps: 1, threads: 1}
+)");
+  const auto t = run_xib({"run", (dir / "train.yaml").string()});
+  REQUIRE_MESSAGE(t.exit_code == 0, diagnose(t));
+
+  io::write_image(picture(97, 61, 9), dir / "other.jpg");  // not from the training set, another size
+  io::write_image(picture(20, 50, 5), dir / "tall.png");
+  for (const char* f : {"other.jpg", "tall.png"}) {
+    const auto r = run_xib({"ask", "--run", (dir / "run").string(), "--image", (dir / f).string(), "what is this?",
+                            "--min-new-tokens", "2", "--max-new-tokens", "4", "--threads", "1"});
+    CHECK_MESSAGE(r.exit_code == 0, f << ": " << diagnose(r));
+    CHECK_MESSAGE(r.out.size() > 1, f << ": '" << r.out << "'");
+  }
+  dir.write("broken.png", "\x89PNG\r\n\x1a\n this is not really a PNG");
+  const auto bad = run_xib({"ask", "--run", (dir / "run").string(), "--image", (dir / "broken.png").string(), "what?"});
+  CHECK(bad.exit_code == 1);
+  CHECK_MESSAGE(bad.err.find("broken.png") != std::string::npos, bad.err);
+}
