@@ -238,6 +238,38 @@ generate:
   CHECK(changed > 0);
 }
 
+TEST_CASE("eval run: relative model paths of a run resolve against its training recipe's folder") {
+  // recipes/train.yaml names the LLM ../lm and writes runs/a/r: from the run folder, ../lm
+  // would be runs/a/lm (absent); from the recipe's folder it is the LLM.
+  TempDir dir;
+  write_tiny_llama(dir / "lm", 7);
+  write_segments_world(dir.path(), 4);
+  std::string recipe = train_recipe("linear", "steps: 1\n  warmup_steps: 1\n  threads: 1", 4, "../lm");
+  const auto replace = [&](const std::string& from, const std::string& to) {
+    const auto at = recipe.find(from);
+    REQUIRE(at != std::string::npos);
+    recipe.replace(at, from.size(), to);
+  };
+  replace("path: captions.json", "path: ../captions.json");
+  replace("out: run", "out: ../runs/a/r");
+  dir.write("recipes/train.yaml", recipe);
+  const auto t = run_xib({"run", (dir / "recipes/train.yaml").string(), "--plugin-dir", engine_plugin_dir().string()});
+  REQUIRE_MESSAGE(t.exit_code == 0, diagnose(t));
+  const auto ckpt = train::read_checkpoint(*train::find_latest_checkpoint(dir / "runs/a/r"), "model/");
+  CHECK(ckpt.meta["recipe_dir"] == (dir / "recipes").string());
+  dir.write("eval.yaml", R"(kind: eval
+run: runs/a/r
+data:
+  test: [{reader: caption, path: captions.json, modality: segments, instructions: ["a short description"]}]
+generate: {caption: {num_beams: 1, max_new_tokens: 2, min_new_tokens: 1}}
+threads: 1
+out: out
+)");
+  const auto e = run_xib({"run", (dir / "eval.yaml").string(), "--plugin-dir", engine_plugin_dir().string()});
+  CHECK_MESSAGE(e.exit_code == 0, diagnose(e));
+  for (const auto& [name, tensor] : ckpt.tensors) CHECK(name.rfind("model/", 0) == 0);  // only what was asked for
+}
+
 TEST_CASE("eval run: bad input is a clear error") {
   TrainedSetup s(8);
   const auto recipe = s.eval_recipe("eval.yaml", "out: out");
