@@ -2,7 +2,7 @@
 # The embedded-default demo (`make demo`, after set-up, model fetch and build): the miniature
 # image world → the image Q-Former and, separately, the linear aligner (the paper's ablation),
 # each trained alone against the frozen SmolLM2-135M-Instruct → both evaluated on unseen test
-# images, plus a blind control → a side-by-side table with sample captions → a question about a
+# images, each beside its blind control → a side-by-side table with sample captions → a question about a
 # test image, answered by the trained Q-Former. Everything lands under runs/mini/ (see
 # docs/demo.md); the table is runs/mini/demo.md.
 #
@@ -43,14 +43,15 @@ for aligner in qformer linear; do
     --set run.threads="$threads"
 done
 
-for e in qformer linear blind; do
-  step "evaluate: $e (100 unseen test images: captions with beam search, then their questions)" \
+for e in qformer linear blind_qformer blind_linear; do
+  step "evaluate: $e (80 unseen test images captioned with beam search; 150 questions)" \
     "$xib run $recipes/eval_$e.yaml"
   timed "evaluate $e" "$xib" run "$recipes/eval_$e.yaml" --set threads="$threads"
 done
 
-step "side by side" "$xib compare $runs/qformer/eval $runs/linear/eval $runs/qformer/eval_blind --out $runs/demo.md"
-"$xib" compare "$runs/qformer/eval" "$runs/linear/eval" "$runs/qformer/eval_blind" --samples 6 --out "$runs/demo.md"
+evals=("$runs/qformer/eval" "$runs/linear/eval" "$runs/qformer/eval_blind" "$runs/linear/eval_blind")
+step "side by side" "$xib compare ${evals[*]} --samples 6 --out $runs/demo.md"
+"$xib" compare "${evals[@]}" --samples 6 --out "$runs/demo.md"
 
 image=$runs/world/images/test_00007.png
 step "ask the trained Q-Former about an unseen test image" \

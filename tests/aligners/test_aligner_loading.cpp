@@ -235,6 +235,51 @@ TEST_CASE("loading: initialisation from plain BERT (all-MiniLM-L6-v2) with load_
   CHECK(at::isfinite(a->align_ids(at::randn({1, 5, 48}), ids, at::ones_like(ids))).all().item<bool>());
 }
 
+TEST_CASE("loading: first_layers initialises a shallower Q-Former from MiniLM's first layers") {
+  const auto file = ModelCache::default_root() / "all-minilm-l6-v2" / "model.safetensors";
+  if (!std::filesystem::exists(file)) {
+    MESSAGE("skipped: " << file.string() << " is absent (scripts/fetch-models.sh fetches all-minilm-l6-v2)");
+    return;
+  }
+  aligners::QFormerOptions o{.layers = 2,
+                             .hidden = 384,
+                             .heads = 12,
+                             .ffn = 1536,
+                             .queries = 4,
+                             .cross_attention_freq = 1,
+                             .encoder_width = 48,
+                             .llm_width = 8};
+  SUBCASE("without it, MiniLM's layers 2 to 5 are unexpected and every one is listed") {
+    auto a = aligners::make_qformer(o);
+    const std::string report = test::report_of<weights::WeightMapError>([&] { a->load({.path = file}); });
+    CHECK(report.find("64 unexpected") != std::string::npos);
+    CHECK(report.find("encoder.layer.2.") != std::string::npos);
+  }
+  SUBCASE("with it, layers 0 and 1 load, the rest are skipped with the reason") {
+    auto a = aligners::make_qformer(o);
+    const auto p = a->load({.path = file, .first_layers = true});
+    CHECK(p.unexpected.empty());
+    CHECK(p.assignments.size() == 4 + 2 * 22);  // embeddings; self-attention 10, FFN 6, query FFN 6 per layer
+    CHECK(has(p.skipped, "encoder.layer.2.attention.self.query.weight", "first 2 layers"));
+    CHECK(has(p.skipped, "encoder.layer.5.output.LayerNorm.bias", "first 2 layers"));
+    CHECK(has(p.fresh, "qformer.layer.1.cross_attn.k.weight", "BERT has none"));
+    io::SafetensorsFile st(file);
+    const auto params = a->named_parameters();
+    std::map<std::string, at::Tensor> now(params.begin(), params.end());
+    CHECK(at::equal(now["qformer.layer.1.self_attn.q.weight"],
+                    weights::record_to_tensor(st.tensor("encoder.layer.1.attention.self.query.weight"))));
+    CHECK(at::equal(now["qformer.layer.1.query_ffn.down.weight"],
+                    weights::record_to_tensor(st.tensor("encoder.layer.1.output.dense.weight"))));
+  }
+  SUBCASE("with load_attention=false too, only embeddings and FFNs of the first layers load") {
+    auto a = aligners::make_qformer(o);
+    const auto p = a->load({.path = file, .load_attention = false, .first_layers = true});
+    CHECK(p.unexpected.empty());
+    CHECK(p.assignments.size() == 4 + 2 * 12);
+    CHECK(has(p.fresh, "qformer.layer.0.self_attn.q.weight", "load_attention=False"));
+  }
+}
+
 TEST_CASE("recipe: `aligner: {type: …}` swaps the implementation and nothing else") {
   const std::string keys =
       "layers: 2, hidden: 32, heads: 4, ffn: 64, queries: 8, encoder_width: 24, "

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "e2e_support.h"
 #include "test_support.h"
@@ -158,6 +159,28 @@ TEST_CASE("eval run: every test sample gets a prediction, the metrics are what t
   CHECK(report.find(refs.begin()->second.front()) != std::string::npos);  // a reference beside its prediction
   CHECK_MESSAGE(r.out.find("CIDEr") != std::string::npos, r.out);
   CHECK(r.out.find("accuracy") != std::string::npos);
+
+  {  // xib compare: scores × 100 as its note says, the run's loss, one table row per caption
+    const auto cmp = run_xib({"compare", out.string(), "--samples", "3", "--out", (s.dir / "cmp.md").string()});
+    REQUIRE_MESSAGE(cmp.exit_code == 0, diagnose(cmp));
+    const std::string md = read_file(s.dir / "cmp.md");
+    CHECK(md.find(fmt::format("| CIDEr-D | {:.1f} |", cm["CIDEr"].get<double>() * 100)) != std::string::npos);
+    CHECK(md.find(fmt::format("| BLEU-4 | {:.1f} |", cm["Bleu_4"].get<double>() * 100)) != std::string::npos);
+    CHECK(md.find(fmt::format("| QA accuracy (%) | {:.1f} |", qm["accuracy"].get<double>())) != std::string::npos);
+    CHECK(md.find("| training loss (last 10 steps) | ") != std::string::npos);
+    // Every line of the sample table is one row with the same number of cells, whatever the
+    // captions hold (line breaks, pipes).
+    const auto at = md.find("| image | reference |");
+    REQUIRE(at != std::string::npos);
+    std::istringstream rows(md.substr(at));
+    int n = 0;
+    for (std::string line; std::getline(rows, line) && !line.empty(); ++n) {
+      size_t bars = 0;
+      for (size_t i = 0; i < line.size(); ++i) bars += line[i] == '|' && (i == 0 || line[i - 1] != '\\');
+      CHECK_MESSAGE(bars == 4, line);
+    }
+    CHECK(n == 2 + 3);  // header, rule, 3 images
+  }
 }
 
 TEST_CASE("eval run: the blind control gives every sample another input, a permutation of each dataset") {

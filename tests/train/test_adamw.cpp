@@ -202,6 +202,55 @@ TEST_CASE("adamw: decoupled weight decay and bias correction by hand, one step")
   CHECK_FALSE(w.grad().defined());
 }
 
+TEST_CASE("adamw: lr_scale multiplies the learning rate of the parameters its globs match") {
+  // The scaled optimizer against two plain ones, one at lr and one at lr × 0.25.
+  auto params = [] {
+    at::manual_seed(3);
+    return train::NamedTensors{{"q.layer.0.cross_attn.w", at::randn({3, 4}).set_requires_grad(true)},
+                               {"q.layer.1.cross_attn.b", at::randn({4}).set_requires_grad(true)},
+                               {"q.llm_proj.w", at::randn({2, 3}).set_requires_grad(true)}};
+  };
+  const auto scaled = params(), plain = params();
+  train::AdamW opt(scaled, {.lr_scale = {{"*.cross_attn.*", 0.25}}});
+  CHECK(opt.groups().scaled.size() == 2);
+  CHECK(opt.groups().describe(0.05).find("2 at 0.25× the learning rate") != std::string::npos);
+  train::AdamW fast({plain[2]}), slow({plain[0], plain[1]});
+  for (int step = 0; step < 3; ++step) {
+    for (size_t i = 0; i < 3; ++i) {
+      const at::Tensor g = at::full_like(scaled[i].second, 0.1 * (step + 1) * (static_cast<double>(i) + 1));
+      scaled[i].second.mutable_grad() = g.clone();
+      plain[i].second.mutable_grad() = g.clone();
+    }
+    opt.step(0.01);
+    fast.step(0.01);
+    slow.step(0.0025);
+  }
+  for (size_t i = 0; i < 3; ++i) {
+    INFO(scaled[i].first);
+    CHECK(at::allclose(scaled[i].second, plain[i].second, 1e-6, 1e-7));
+  }
+  CHECK_FALSE(at::allclose(scaled[0].second, params()[0].second));  // it did move
+
+  SUBCASE("a parameter matched by two globs is refused, naming both") {
+    std::string what;
+    try {
+      train::AdamW(params(), {.lr_scale = {{"q.layer.*", 2.0}, {"*.cross_attn.*", 0.5}}});
+    } catch (const UsageError& e) {
+      what = e.report();
+    }
+    CHECK(what.find("q.layer.0.cross_attn.w") != std::string::npos);
+    CHECK(what.find("*.cross_attn.*") != std::string::npos);
+  }
+  SUBCASE("a glob that matches nothing is allowed (one recipe serves several aligners)") {
+    train::AdamW ok(params(), {.lr_scale = {{"*.no_such_layer.*", 3.0}}});
+    CHECK(ok.groups().scaled.empty());
+  }
+  SUBCASE("a negative or non-finite factor is a ConfigError") {
+    CHECK_THROWS_AS(train::AdamW(params(), {.lr_scale = {{"*", -1.0}}}), ConfigError);
+    CHECK_THROWS_AS(train::AdamW(params(), {.lr_scale = {{"*", NAN}}}), ConfigError);
+  }
+}
+
 TEST_CASE("clip_grad_norm: torch semantics (norm before clipping, 1e-6, no amplification)") {
   const at::Tensor a = at::zeros({2}).set_requires_grad(true);
   const at::Tensor b = at::zeros({1}).set_requires_grad(true);

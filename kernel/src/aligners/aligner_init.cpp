@@ -168,7 +168,8 @@ weights::ExpandedMap qformer_init_map(const AlignerInit& init, const ResolvedIni
                                                     .cross_attention_freq = shape.cross_attention_freq,
                                                     .load_attention = init.load_attention,
                                                     .query_ffn_from_ffn = init.query_ffn_from_ffn,
-                                                    .vocab = shape.vocab}),
+                                                    .vocab = shape.vocab,
+                                                    .keep_layers = init.first_layers ? shape.layers : 0}),
                            {.layers = shape.layers});
   }
   throw ConfigError({.what = "the Q-Former aligner cannot read init format '" + f + "'",

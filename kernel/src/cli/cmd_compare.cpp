@@ -4,9 +4,11 @@
 // each folder, and the metrics.jsonl of the run each one evaluated. Torch-free.
 #include <fmt/format.h>
 
+#include <deque>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <numeric>
 #include <optional>
 #include <sstream>
 
@@ -19,6 +21,8 @@
 namespace xib::cli {
 
 namespace {
+
+constexpr size_t kLossWindow = 10;  // training loss: the mean of the run's last steps
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -43,13 +47,13 @@ json read_json(const fs::path& file, const std::string& what) {
 
 /// One evaluation folder, with what the table needs.
 struct Column {
-  std::string label;
-  fs::path dir;
-  json metrics;
-  std::optional<double> train_seconds, final_loss;
+  std::string label = {};
+  fs::path dir = {};
+  json metrics = {};
+  std::optional<double> train_seconds = {}, final_loss = {};
   int64_t steps = 0;
-  std::map<std::string, std::string> captions;  ///< image id → caption (the caption dataset)
-  std::map<std::string, std::string> reference;
+  std::map<std::string, std::string> captions = {};  ///< image id → caption (the caption dataset)
+  std::map<std::string, std::string> reference = {};
 };
 
 std::string aligner_of(const json& m) {
@@ -79,16 +83,21 @@ Column read_column(const fs::path& dir) {
     std::ifstream in(run / "metrics.jsonl");
     double total = 0;
     bool any = false;
+    std::deque<double> last;  // the losses of the last kLossWindow steps
     for (std::string line; std::getline(in, line);) {
       if (line.empty()) continue;
       const json j = json::parse(line, nullptr, false);
       if (j.is_discarded() || !j.contains("step_s")) continue;
       total += j["step_s"].get<double>();
       c.steps = j.value("step", c.steps);
-      if (j.contains("loss")) c.final_loss = j["loss"].get<double>();
+      if (j.contains("loss")) {
+        last.push_back(j["loss"].get<double>());
+        if (last.size() > kLossWindow) last.pop_front();
+      }
       any = true;
     }
     if (any) c.train_seconds = total;
+    if (!last.empty()) c.final_loss = std::accumulate(last.begin(), last.end(), 0.0) / static_cast<double>(last.size());
   }
   for (const auto& [name, d] : c.metrics["datasets"].items()) {
     if (d.value("task", std::string()) != "caption" || !d.contains("predictions")) continue;
@@ -112,8 +121,23 @@ std::optional<double> metric(const json& m, const std::string& task, const std::
   return std::nullopt;
 }
 
-std::string cell(std::optional<double> v, const char* format) {
-  return v ? fmt::format(fmt::runtime(format), *v) : std::string("–");
+std::string cell(std::optional<double> v, const char* format, double scale = 1.0) {
+  return v ? fmt::format(fmt::runtime(format), *v * scale) : std::string("–");
+}
+
+/// A caption as one Markdown table cell: line breaks shown as ⏎, pipes escaped.
+std::string table_cell(const std::string& text) {
+  std::string out;
+  for (char ch : text) {
+    if (ch == '\n') {
+      out += " ⏎ ";
+    } else if (ch == '|') {
+      out += "\\|";
+    } else if (ch != '\r') {
+      out += ch;
+    }
+  }
+  return out;
 }
 
 std::string compare_markdown(const std::vector<Column>& cols, size_t samples) {
@@ -128,14 +152,15 @@ std::string compare_markdown(const std::vector<Column>& cols, size_t samples) {
     for (const auto& c : cols) md << f(c) << " | ";
     md << "\n";
   };
-  row("CIDEr-D", [](const Column& c) { return cell(metric(c.metrics, "caption", "CIDEr"), "{:.1f}"); });
-  row("BLEU-4", [](const Column& c) { return cell(metric(c.metrics, "caption", "Bleu_4"), "{:.1f}"); });
-  row("ROUGE-L", [](const Column& c) { return cell(metric(c.metrics, "caption", "ROUGE_L"), "{:.1f}"); });
+  row("CIDEr-D", [](const Column& c) { return cell(metric(c.metrics, "caption", "CIDEr"), "{:.1f}", 100.0); });
+  row("BLEU-4", [](const Column& c) { return cell(metric(c.metrics, "caption", "Bleu_4"), "{:.1f}", 100.0); });
+  row("ROUGE-L", [](const Column& c) { return cell(metric(c.metrics, "caption", "ROUGE_L"), "{:.1f}", 100.0); });
   row("QA accuracy (%)", [](const Column& c) { return cell(metric(c.metrics, "qa", "accuracy"), "{:.1f}"); });
   row("trainable values",
       [](const Column& c) { return fmt::format("{:.2f}M", c.metrics.value("trainable_values", int64_t{0}) / 1e6); });
   row("training steps", [](const Column& c) { return c.steps ? std::to_string(c.steps) : std::string("–"); });
-  row("final training loss", [](const Column& c) { return cell(c.final_loss, "{:.3f}"); });
+  row(fmt::format("training loss (last {} steps)", kLossWindow),
+      [](const Column& c) { return cell(c.final_loss, "{:.3f}"); });
   row("training time (s, steps only)", [](const Column& c) { return cell(c.train_seconds, "{:.0f}"); });
   row("evaluation time (s)", [](const Column& c) { return cell(c.metrics.value("seconds", 0.0), "{:.0f}"); });
   md << "\nCaption scores × 100 (pycocoevalcap's definitions); QA: "
@@ -158,10 +183,10 @@ std::string compare_markdown(const std::vector<Column>& cols, size_t samples) {
     for (const auto& [id, caption] : cols[0].captions) {
       if (n++ >= samples) break;
       const auto ref = cols[0].reference.find(id);
-      md << "| " << id << " | " << (ref == cols[0].reference.end() ? "" : ref->second) << " |";
+      md << "| " << id << " | " << (ref == cols[0].reference.end() ? "" : table_cell(ref->second)) << " |";
       for (const auto& c : cols) {
         const auto it = c.captions.find(id);
-        md << " " << (it == c.captions.end() ? "–" : it->second) << " |";
+        md << " " << (it == c.captions.end() ? "–" : table_cell(it->second)) << " |";
       }
       md << "\n";
     }
@@ -196,9 +221,10 @@ Command compare_command() {
       .usage = "xib compare EVAL_DIR [EVAL_DIR…] [--samples N] [--out FILE.md]",
       .details =
           "Each EVAL_DIR is the out: folder of a kind: eval recipe (metrics.json, predictions). The\n"
-          "table shows CIDEr-D, BLEU-4, ROUGE-L, QA accuracy, the trainable values, the training\n"
-          "steps, final loss and time (from the evaluated run's metrics.jsonl) and the evaluation\n"
-          "time; then --samples test images with each folder's caption beside the first reference.\n"
+          "table shows CIDEr-D, BLEU-4, ROUGE-L (× 100), QA accuracy, the trainable values, the\n"
+          "training steps, loss (mean of the last 10 steps) and time (from the evaluated run's\n"
+          "metrics.jsonl) and the evaluation time; then --samples test images with each folder's caption beside the "
+          "first reference.\n"
           "make demo ends with it.",
       .options =
           [](po::options_description& o, po::positional_options_description& p) {

@@ -7,10 +7,13 @@
 #include <fmt/ranges.h>  // fmt::join
 
 #include <cmath>
+#include <map>
 #include <set>
+#include <string_view>
 #include <unordered_map>
 
 #include "xib/error.h"
+#include "xib/log.h"
 #include "xib/train/grad_clip.h"
 
 namespace xib::train {
@@ -39,16 +42,87 @@ void AdamWOptions::validate(Validator& v) const {
   v.require(beta2 >= 0 && beta2 < 1, "beta2", "a number in [0, 1)", beta2);
   v.require(eps > 0 && std::isfinite(eps), "eps", "a positive number", eps);
   v.require(weight_decay >= 0 && std::isfinite(weight_decay), "weight_decay", "a number >= 0", weight_decay);
+  for (const auto& [pattern, factor] : lr_scale) {
+    v.require(!pattern.empty(), "lr_scale", "non-empty parameter-name globs", "an empty pattern");
+    v.require(factor >= 0 && std::isfinite(factor), "lr_scale." + pattern, "a multiplier >= 0", factor);
+  }
 }
 
 std::string AdamWGroups::describe(double weight_decay) const {
-  return fmt::format("AdamW: {} tensors ({} values) with weight decay {}, {} ({}) without", decay.size(),
-                     count_str(decay_numel), weight_decay, no_decay.size(), count_str(no_decay_numel));
+  std::string out = fmt::format("AdamW: {} tensors ({} values) with weight decay {}, {} ({}) without", decay.size(),
+                                count_str(decay_numel), weight_decay, no_decay.size(), count_str(no_decay_numel));
+  std::map<double, int64_t> by_factor;
+  for (const auto& [_, f] : scaled) ++by_factor[f];
+  for (const auto& [f, n] : by_factor) out += fmt::format("; {} at {}× the learning rate", n, f);
+  return out;
 }
+
+namespace {
+
+bool glob_match(std::string_view pattern, std::string_view name) {
+  // Iterative wildcard match: '*' any run of characters, '?' one character.
+  size_t p = 0, n = 0, star = std::string_view::npos, mark = 0;
+  while (n < name.size()) {
+    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == name[n])) {
+      ++p;
+      ++n;
+    } else if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      mark = n;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      n = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+/// Each parameter's lr multiplier from the globs; every ambiguity and unused glob at once.
+std::vector<double> lr_factors(const NamedTensors& params, const std::map<std::string, double>& globs) {
+  std::vector<double> factors(params.size(), 1.0);
+  if (globs.empty()) return factors;
+  std::map<std::string, int64_t> used;
+  std::vector<std::string> problems;
+  for (size_t i = 0; i < params.size(); ++i) {
+    std::vector<std::string> hits;
+    for (const auto& [g, f] : globs) {
+      if (glob_match(g, params[i].first)) {
+        hits.push_back(g);
+        factors[i] = f;
+        ++used[g];
+      }
+    }
+    if (hits.size() > 1) {
+      problems.push_back(
+          fmt::format("'{}' matches {} patterns ({})", params[i].first, hits.size(), fmt::join(hits, ", ")));
+    }
+  }
+  for (const auto& [g, _] : globs) {
+    // Not an error: one recipe may serve several aligners (a Q-Former's layers, a linear's none).
+    if (!used.count(g)) log::warn("optimizer.lr_scale: '{}' matches no trainable parameter", g);
+  }
+  if (!problems.empty()) {
+    std::vector<std::string> names;
+    for (size_t i = 0; i < params.size() && i < 6; ++i) names.push_back(params[i].first);
+    throw UsageError({.what = "AdamW: optimizer.lr_scale does not fit the parameters",
+                      .where = "optimizer.lr_scale",
+                      .expected = "each parameter matched by at most one glob",
+                      .got = fmt::format("{}", fmt::join(problems, "; ")),
+                      .hint = fmt::format("parameter names look like {}{}", fmt::join(names, ", "),
+                                          params.size() > names.size() ? ", …" : "")});
+  }
+  return factors;
+}
+
+}  // namespace
 
 struct AdamW::Impl {
   NamedTensors params;
   std::vector<bool> decay;
+  std::vector<double> lr_factor;  ///< lr_scale of each parameter (1 when unmatched)
   std::vector<at::Tensor> exp_avg, exp_avg_sq;
   AdamWOptions o;
   AdamWGroups groups;
@@ -75,6 +149,10 @@ AdamW::AdamW(NamedTensors params, AdamWOptions options) : impl_(std::make_unique
     if (!p.requires_grad())
       bad("parameter does not require grad", "a trainable parameter", "requires_grad = false",
           "pass only trainable parameters: frozen ones get no optimizer state");
+  }
+  impl_->lr_factor = lr_factors(params, options.lr_scale);
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (impl_->lr_factor[i] != 1.0) impl_->groups.scaled.emplace_back(params[i].first, impl_->lr_factor[i]);
   }
   impl_->params = std::move(params);
   impl_->o = options;
@@ -109,12 +187,13 @@ void AdamW::step(double lr) {
     at::Tensor param = s.params[i].second;
     const at::Tensor& grad = param.grad();
     if (!grad.defined()) continue;
+    const double lr_i = lr * s.lr_factor[i];
     const double wd = s.decay[i] ? s.o.weight_decay : 0.0;
-    if (wd != 0) param.mul_(1 - lr * wd);
+    if (wd != 0) param.mul_(1 - lr_i * wd);
     s.exp_avg[i].lerp_(grad, 1 - s.o.beta1);
     s.exp_avg_sq[i].mul_(s.o.beta2).addcmul_(grad, grad, 1 - s.o.beta2);
     const at::Tensor denom = (s.exp_avg_sq[i].sqrt() / bias_correction2_sqrt).add_(s.o.eps);
-    param.addcdiv_(s.exp_avg[i], denom, -step_size);
+    param.addcdiv_(s.exp_avg[i], denom, -step_size * s.lr_factor[i]);
   }
 }
 

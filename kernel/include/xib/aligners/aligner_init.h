@@ -26,6 +26,9 @@ struct AlignerInit {
   bool load_attention = true;      ///< false: upstream's load_attention=False (skip "*attention*")
   bool query_ffn_from_ffn = true;  ///< bert: copy each FFN into the query FFN (BLIP-2 stage 1)
   bool strict = true;              ///< unexpected tensors in the checkpoint are errors
+  /// bert: a deeper BERT initialises the Q-Former's `layers` from its first ones (the rest are
+  /// skipped), e.g. 2 layers from all-MiniLM-L6-v2's 6.
+  bool first_layers = false;
 
   template <class V>
   void fields(V& v) {
@@ -36,6 +39,7 @@ struct AlignerInit {
     v("load_attention", load_attention, "false: skip every weight whose name contains 'attention'");
     v("query_ffn_from_ffn", query_ffn_from_ffn, "bert: copy the FFN into the query FFN");
     v("strict", strict, "unexpected tensors are errors (else warnings)");
+    v("first_layers", first_layers, "bert: initialise the Q-Former's layers from a deeper BERT's first ones");
   }
   void validate(Validator& v) const {
     v.one_of("format", format, {"auto", "xib", "lavis", "hf_instructblip", "blip2", "bert"});

@@ -2,6 +2,8 @@
 // with upstream's two parameter groups: weight decay for matrices, none for parameters with
 // ndim < 2 or "bias"/"ln"/"bn" anywhere in the name (LAVIS's substring rule, taken literally:
 // "kiln.weight" does not decay). Deterministic: the same inputs give the same bits.
+// `lr_scale` multiplies the learning rate of the parameters whose name matches a glob
+// ("image.qformer.layer.*.cross_attn.*": 3): torch's per-group lr, keyed by name.
 //
 //   train::AdamW opt(trainable_params, {.weight_decay = 0.05});
 //   for (…) { loss.backward(); train::clip_grad_norm(trainable_params, 1.0); opt.step(lr); opt.zero_grad(); }
@@ -12,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -32,6 +35,10 @@ struct AdamWOptions {
   double beta2 = 0.999;
   double eps = 1e-8;
   double weight_decay = 0.05;  ///< for the decaying group; the other group always gets 0
+  /// Parameter-name glob (`*` and `?` match any characters, dots included) → learning-rate
+  /// multiplier. A parameter matched by no pattern gets 1; one matched by several is a
+  /// UsageError; a pattern that matches nothing is logged (one recipe may serve several aligners).
+  std::map<std::string, double> lr_scale = {};
 
   template <class V>
   void fields(V& v) {
@@ -39,6 +46,7 @@ struct AdamWOptions {
     v("beta2", beta2, "second-moment decay (torch betas[1])");
     v("eps", eps, "added to the denominator");
     v("weight_decay", weight_decay, "decoupled weight decay of matrices (not biases/norms)");
+    v("lr_scale", lr_scale, "parameter-name glob → learning-rate multiplier (e.g. fresh layers faster)");
   }
   void validate(Validator& v) const;
 };
@@ -49,6 +57,8 @@ struct AdamWGroups {
   std::vector<std::string> no_decay = {};
   int64_t decay_numel = 0;
   int64_t no_decay_numel = 0;
+  /// Parameters whose learning rate is scaled (lr_scale), and their factor.
+  std::vector<std::pair<std::string, double>> scaled = {};
   /// "AdamW: 12 tensors (1.2M values) with weight decay 0.05, 30 (40.1K) without".
   std::string describe(double weight_decay) const;
 };
@@ -63,9 +73,9 @@ class AdamW {
   AdamW(AdamW&&) noexcept;
   AdamW& operator=(AdamW&&) noexcept;
 
-  /// One update with learning rate `lr` for both groups. Parameters whose grad is undefined are
-  /// left alone (as torch does); bias correction uses the optimizer's step count, which equals
-  /// torch's per-parameter count when every parameter has a gradient at every step.
+  /// One update with learning rate `lr` (times each parameter's lr_scale) for both groups. Parameters whose grad is
+  /// undefined are left alone (as torch does); bias correction uses the optimizer's step count, which equals torch's
+  /// per-parameter count when every parameter has a gradient at every step.
   void step(double lr);
   /// Sets every gradient to undefined (torch's zero_grad(set_to_none=True)).
   void zero_grad();

@@ -52,6 +52,9 @@ struct BertInitOptions {
   /// > 0: the word embedding grows to this many rows (BERT's 30522 → 30523 with [DEC]); the
   /// extra rows keep their initialisation and the plan warns about them.
   int64_t vocab = 0;
+  /// > 0: the Q-Former has this many layers and a deeper BERT initialises them from its bottom
+  /// layers; the source's layers from here on are skipped (reported, not unexpected).
+  int64_t keep_layers = 0;
 };
 
 /// Initialising a Q-Former from plain BERT (HF BertModel names: embeddings.…,

@@ -1,10 +1,14 @@
 // Plain BERT (transformers' BertModel / BertForMaskedLM names) → the Q-Former parts BERT has.
+#include <string>
+
 #include "map_builder.h"
 #include "xib/weights/maps.h"
 
 namespace xib::weights::maps {
 
 namespace {
+
+constexpr int64_t kMaxSourceLayers = 64;  // deeper than any BERT a Q-Former starts from
 
 // BLIP-2 stage 1 copies each ordinary FFN module into its query twin.
 constexpr detail::Row kQueryFfn[] = {
@@ -33,6 +37,11 @@ WeightMap bert_qformer_init(const BertInitOptions& options) {
       {.pattern = "*pooler.*", .reason = "the Q-Former has no pooler"},
       {.pattern = "cls.*", .reason = "BERT's pre-training heads are not part of the Q-Former"},
   };
+  for (int64_t i = options.keep_layers; options.keep_layers > 0 && i < kMaxSourceLayers; ++i) {
+    map.skips.push_back({.pattern = p + "encoder.layer." + std::to_string(i) + ".*",
+                         .reason = "init.first_layers: the Q-Former keeps BERT's first " +
+                                   std::to_string(options.keep_layers) + " layers"});
+  }
   if (!options.load_attention) {
     map.skips.insert(map.skips.begin(), {.pattern = "*attention*",
                                          .reason = "load_attention=False: every weight whose name contains "
