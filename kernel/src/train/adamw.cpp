@@ -15,6 +15,7 @@
 #include "xib/error.h"
 #include "xib/log.h"
 #include "xib/train/grad_clip.h"
+#include "xib/weights/weight_map.h"
 
 namespace xib::train {
 
@@ -59,27 +60,6 @@ std::string AdamWGroups::describe(double weight_decay) const {
 
 namespace {
 
-bool glob_match(std::string_view pattern, std::string_view name) {
-  // Iterative wildcard match: '*' any run of characters, '?' one character.
-  size_t p = 0, n = 0, star = std::string_view::npos, mark = 0;
-  while (n < name.size()) {
-    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == name[n])) {
-      ++p;
-      ++n;
-    } else if (p < pattern.size() && pattern[p] == '*') {
-      star = p++;
-      mark = n;
-    } else if (star != std::string_view::npos) {
-      p = star + 1;
-      n = ++mark;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
-  return p == pattern.size();
-}
-
 /// Each parameter's lr multiplier from the globs; every ambiguity and unused glob at once.
 std::vector<double> lr_factors(const NamedTensors& params, const std::map<std::string, double>& globs) {
   std::vector<double> factors(params.size(), 1.0);
@@ -89,7 +69,7 @@ std::vector<double> lr_factors(const NamedTensors& params, const std::map<std::s
   for (size_t i = 0; i < params.size(); ++i) {
     std::vector<std::string> hits;
     for (const auto& [g, f] : globs) {
-      if (glob_match(g, params[i].first)) {
+      if (weights::glob_match(g, params[i].first)) {
         hits.push_back(g);
         factors[i] = f;
         ++used[g];
