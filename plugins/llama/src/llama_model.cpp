@@ -238,14 +238,18 @@ at::Tensor LlamaModel::run_layers(at::Tensor h, const at::Tensor& positions, con
   return rms_norm(h, norm_);
 }
 
-at::Tensor LlamaModel::forward(const at::Tensor& embeddings, const at::Tensor& attention_mask) {
-  check_inputs(embeddings, attention_mask, 0, "forward");
+at::Tensor LlamaModel::full_sequence(const at::Tensor& embeddings, const at::Tensor& attention_mask,
+                                     const char* where) {
+  check_inputs(embeddings, attention_mask, 0, where);
   const int64_t B = embeddings.size(0), T = embeddings.size(1);
   const at::Tensor keys = attention_mask.to(at::kBool);  // [B, S = T]
   const at::Tensor causal = at::ones({T, T}, at::kBool).tril();
   const at::Tensor allowed = keys.view({B, 1, 1, 1, T}).logical_and(causal.view({1, 1, 1, T, T}));
-  const at::Tensor h = run_layers(embeddings.to(at::kFloat), positions_from_mask(attention_mask), allowed, nullptr);
-  return at::linear(h, lm_head_);
+  return run_layers(embeddings.to(at::kFloat), positions_from_mask(attention_mask), allowed, nullptr);
+}
+
+at::Tensor LlamaModel::forward(const at::Tensor& embeddings, const at::Tensor& attention_mask) {
+  return at::linear(full_sequence(embeddings, attention_mask, "forward"), lm_head_);
 }
 
 at::Tensor LlamaModel::loss(const at::Tensor& embeddings, const at::Tensor& attention_mask, const at::Tensor& labels) {
@@ -255,12 +259,8 @@ at::Tensor LlamaModel::loss(const at::Tensor& embeddings, const at::Tensor& atte
                       .expected = fmt::format("[{}, {}]", embeddings.size(0), embeddings.size(1)),
                       .got = weights::shape_str(labels.sizes().vec())});
   }
-  check_inputs(embeddings, attention_mask, 0, "loss");
-  const int64_t B = embeddings.size(0), T = embeddings.size(1);
-  const at::Tensor keys = attention_mask.to(at::kBool);  // [B, S = T]
-  const at::Tensor causal = at::ones({T, T}, at::kBool).tril();
-  const at::Tensor allowed = keys.view({B, 1, 1, 1, T}).logical_and(causal.view({1, 1, 1, T, T}));
-  const at::Tensor h = run_layers(embeddings.to(at::kFloat), positions_from_mask(attention_mask), allowed, nullptr);
+  const at::Tensor h = full_sequence(embeddings, attention_mask, "loss");  // [B, T, d]
+  const int64_t T = embeddings.size(1);
   // Position t predicts token t + 1. The LM head (a third of a small model's forward, with a
   // 49k vocabulary) runs only on the positions that have a label: the same mean, less work.
   const at::Tensor targets = labels.to(at::kLong).narrow(1, 1, T - 1).reshape({-1});  // [B (T-1)]

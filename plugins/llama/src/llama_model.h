@@ -109,6 +109,8 @@ class LlamaModel final : public LanguageModel {
   at::Tensor decode_step(const at::Tensor& embeddings, const at::Tensor& attention_mask, LlamaKvCache& cache);
   /// The decode step's matrices borrowed from the f32 parameters.
   void borrow_step_weights();
+  /** a whole sequence without cache: embeddings [B, T, d], mask [B, T] → final hidden [B, T, d] */
+  at::Tensor full_sequence(const at::Tensor& embeddings, const at::Tensor& attention_mask, const char* where);
   /** embeddings [B, T, d], positions [B, T] int64, additive mask [B, 1, 1, T, S] → hidden [B, T, d] */
   at::Tensor run_layers(at::Tensor h, const at::Tensor& positions, const at::Tensor& mask, LlamaKvCache* cache);
   at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight) const;
