@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "test_support.h"
+#include "xib/plugin.h"
 
 using namespace xib::test;
 namespace fs = std::filesystem;
@@ -65,7 +66,7 @@ TEST_CASE("xib version reports the build, LibTorch, plugin ABI and threads") {
   CHECK(r.exit_code == 0);
   CHECK(contains(r.out, "xib 0."));
   CHECK(contains(r.out, "LibTorch"));
-  CHECK(contains(r.out, "plugin ABI   1"));
+  CHECK(contains(r.out, "plugin ABI   " + std::to_string(xib::kPluginAbiVersion)));
   CHECK(contains(r.out, "threads      1 of"));
 }
 

@@ -11,6 +11,7 @@
 #include "e2e_support.h"
 #include "test_support.h"
 #include "torch_doctest.h"  // LibTorch + doctest, in the order that works
+#include "xib/device.h"
 #include "xib/eval/caption_metrics.h"
 #include "xib/eval/eval_files.h"
 #include "xib/eval/vqa_metrics.h"
@@ -356,6 +357,16 @@ TEST_CASE("eval run: bad input is a clear error") {
     const auto o = s.eval(recipe, {"out=run/checkpoints/x"});
     CHECK(o.exit_code == 2);
     CHECK_FALSE(std::filesystem::exists(s.run() / "checkpoints/x"));
+  }
+  SUBCASE("a device spelled wrong, and one this machine does not have") {
+    const auto g = s.eval(recipe, {"device=gpu"});
+    CHECK(g.exit_code == 2);
+    CHECK_MESSAGE(g.err.find("cpu, cuda or cuda:N") != std::string::npos, g.err);
+    const std::string missing = "cuda:" + std::to_string(available_devices().size() - 1);
+    const auto m = s.eval(recipe, {"device=" + missing});
+    CHECK(m.exit_code == 2);
+    CHECK_MESSAGE(m.err.find(missing) != std::string::npos, m.err);
+    CHECK_FALSE(std::filesystem::exists(s.dir / "out"));
   }
 }
 

@@ -10,6 +10,7 @@
 #include "e2e_support.h"
 #include "test_support.h"
 #include "torch_doctest.h"  // LibTorch + doctest, in the order that works
+#include "xib/device.h"
 #include "xib/train/checkpoint.h"
 
 using namespace xib;
@@ -206,5 +207,61 @@ TEST_CASE("train run: bad input is a clear error and leaves the run folder alone
     const auto r = s.xib_run({"run.stepz=3"});
     CHECK(r.exit_code != 0);
     CHECK_MESSAGE(r.err.find("steps") != std::string::npos, r.err);
+  }
+}
+
+TEST_CASE("train run: run.precision=bf16 autocasts the forward, losses and gradients stay near f32's, weights f32") {
+  Setup s(8, "qformer", "steps: 3\n  lr: 1.0e-3\n  warmup_steps: 1\n  threads: 1");
+  const auto f32 = s.xib_run({"run.out=" + (s.dir / "f32").string()});
+  REQUIRE_MESSAGE(f32.exit_code == 0, diagnose(f32));
+  const auto bf16 = s.xib_run({"run.out=" + (s.dir / "bf16").string(), "run.precision=bf16"});
+  REQUIRE_MESSAGE(bf16.exit_code == 0, diagnose(bf16));
+  CHECK_MESSAGE(bf16.err.find("bf16 on the CPU") != std::string::npos, bf16.err);
+  const auto m32 = read_metrics(s.dir / "f32"), m16 = read_metrics(s.dir / "bf16");
+  REQUIRE(m32.size() == 3);
+  REQUIRE(m16.size() == 3);
+  for (size_t i = 0; i < 3; ++i) {
+    const double l32 = m32[i]["loss"].get<double>(), l16 = m16[i]["loss"].get<double>();
+    const double g32 = m32[i]["grad_norm"].get<double>(), g16 = m16[i]["grad_norm"].get<double>();
+    MESSAGE("step " << i + 1 << ": loss f32 " << l32 << " bf16 " << l16 << ", grad norm f32 " << g32 << " bf16 "
+                    << g16);
+    CHECK(std::isfinite(l16));
+    CHECK(std::abs(l16 - l32) < 2e-2 * l32);
+    CHECK(std::abs(g16 - g32) < 0.1 * g32);
+  }
+  CHECK(m16[0]["loss"].get<double>() != m32[0]["loss"].get<double>());  // the forward really ran in bf16
+  // The trainable parameters, their optimizer state and the checkpoint stay f32.
+  const auto dir = train::find_latest_checkpoint(s.dir / "bf16");
+  REQUIRE(dir);
+  for (const auto& [name, t] : train::read_checkpoint(*dir).tensors) {
+    if (name.rfind("model/", 0) == 0 || name.rfind("optim/", 0) == 0) {
+      INFO(name);
+      CHECK((t.scalar_type() == at::kFloat || t.numel() == 1));
+    }
+  }
+  CHECK(read_file(s.dir / "bf16" / "config.yaml").find("precision: bf16") != std::string::npos);
+  CHECK(read_file(s.dir / "bf16" / "report.md").find("- device: cpu, precision: bf16") != std::string::npos);
+}
+
+TEST_CASE("train run: run.device places the model, a device that is not there is a clear error that writes nothing") {
+  Setup s(8, "linear", "steps: 1\n  warmup_steps: 1\n  threads: 1");
+  SUBCASE("cpu, spelled out, trains") {
+    const auto r = s.xib_run({"run.device=cpu"});
+    CHECK_MESSAGE(r.exit_code == 0, diagnose(r));
+  }
+  SUBCASE("an unknown spelling lists the accepted ones") {
+    const auto r = s.xib_run({"run.device=gpu"});
+    CHECK(r.exit_code != 0);
+    CHECK_MESSAGE(r.err.find("cpu, cuda or cuda:N") != std::string::npos, r.err);
+    CHECK_MESSAGE(r.err.find("run.device") != std::string::npos, r.err);
+    CHECK_FALSE(std::filesystem::exists(s.run()));
+  }
+  SUBCASE("a CUDA device this machine does not have names the devices it has") {
+    const std::string missing = "cuda:" + std::to_string(available_devices().size() - 1);
+    const auto r = s.xib_run({"run.device=" + missing});
+    CHECK(r.exit_code != 0);
+    CHECK_MESSAGE(r.err.find(missing) != std::string::npos, r.err);
+    CHECK_MESSAGE(r.err.find("run.device") != std::string::npos, r.err);
+    CHECK_FALSE(std::filesystem::exists(s.run()));
   }
 }

@@ -98,10 +98,10 @@ TEST_CASE("each bad fixture is refused with its own reason, and the loader carri
   CHECK(status_of(loader, "fixture_byte").loaded);
   struct Case {
     const char* stem;
-    const char* reason;
+    std::string reason;
   };
   const Case cases[] = {
-      {"fixture_bad_abi", "built for another plugin ABI (expected plugin ABI 1"},
+      {"fixture_bad_abi", "built for another plugin ABI (expected plugin ABI " + std::to_string(kPluginAbiVersion)},
       {"fixture_bad_torch", "built against another LibTorch"},
       {"fixture_byte_clash", "two providers claim tokenizer 'byte', already registered by fixture_byte"},
       {"fixture_no_info", "no xib plugin info record"},

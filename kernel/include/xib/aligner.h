@@ -3,6 +3,8 @@
 // own instance (its own weights); the recipe key `aligner.type` chooses the implementation.
 #pragma once
 
+#include <c10/core/Device.h>
+
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -44,6 +46,14 @@ class Aligner {
   virtual Tensor dropout_rng_state() const;
   /// Restores dropout_rng_state(); aligners without their own generator ignore it.
   virtual void set_dropout_rng_state(const Tensor& state);
+
+  /// Moves the parameters (and gradients) onto `device` in place: each tensor keeps its
+  /// identity, so a checkpoint's names still reach it. Make the optimizer after moving, so its
+  /// state lives there too. align() then takes tokens from any device and returns its output on
+  /// this one. The default moves named_parameters(); an aligner holding other tensors overrides it.
+  virtual void to(const c10::Device& device);
+  /// Where the parameters are (CPU for an aligner without any).
+  virtual c10::Device device() const;
 };
 
 /// The aligner a recipe section describes: `type:` (default "qformer") picks the registered

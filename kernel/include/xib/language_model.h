@@ -12,6 +12,8 @@
 // left-padded row sees the same positions as the unpadded one.
 #pragma once
 
+#include <c10/core/Device.h>
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -86,6 +88,13 @@ class LanguageModel {
       [B, T_new, V], or [B, 1, V] (the last position only) when `last_only`. Appends T_new
       positions to `cache`. ShapeError past context_length(). */
   virtual Tensor decode(const Tensor& embeddings, const Tensor& attention_mask, KvCache& cache, bool last_only) = 0;
+
+  /// Moves the weights onto `device`; embed(), forward(), loss(), decode() and new caches then
+  /// work there (inputs on another device are moved in). The default runs on the CPU only: it
+  /// accepts the CPU and refuses any other device with a UsageError.
+  virtual void to(const c10::Device& device);
+  /// Where the weights are.
+  virtual c10::Device device() const;
 };
 
 }  // namespace xib

@@ -16,6 +16,8 @@
 // encode() and loss() are separate so that a feature cache can stand in for encode().
 #pragma once
 
+#include <c10/core/Device.h>
+
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -103,6 +105,12 @@ class XInstructBlip {
   /// "<modality>.<aligner parameter name>" → tensor, requires_grad on. Only the aligners (their
   /// encoder LayerNorm included) train: the LLM and the encoders contribute nothing.
   std::vector<std::pair<std::string, Tensor>> trainable_parameters() const;
+  /// Moves the language model and every aligner onto `device`, where the prompt is assembled
+  /// and the loss computed. The frozen encoders keep their own placement (`encoder.device`):
+  /// their features are moved to the aligners. Call it before making the optimizer.
+  void to(const c10::Device& device);
+  /// The language model's device.
+  c10::Device device() const;
   /// Training mode (dropout) for the aligners; the LLM and encoders always run in eval mode.
   void set_training(bool on);
   bool training() const;

@@ -91,8 +91,25 @@ std::unique_ptr<LinearAligner> make_linear(const LinearOptions& options) {
 
 namespace xib {
 
-// The Aligner interface's defaults (defined in a LibTorch translation unit): no own generator.
+// The Aligner interface's defaults (defined in a LibTorch translation unit): no own generator;
+// the parameters are all the tensors there are.
 Tensor Aligner::dropout_rng_state() const { return {}; }
 void Aligner::set_dropout_rng_state(const Tensor& /*state*/) {}
+
+void Aligner::to(const c10::Device& device) {
+  at::NoGradGuard no_grad;
+  for (const auto& [name, p] : named_parameters()) {
+    if (p.device() == device) continue;
+    // set_data swaps the storage under the same tensor (what torch.nn.Module.to does), so the
+    // aligner's own handles and the caller's see the moved values.
+    p.set_data(p.data().to(device));
+    if (p.grad().defined()) p.mutable_grad() = p.grad().to(device);
+  }
+}
+
+c10::Device Aligner::device() const {
+  const auto params = named_parameters();
+  return params.empty() ? c10::Device(c10::DeviceType::CPU) : params.front().second.device();
+}
 
 }  // namespace xib

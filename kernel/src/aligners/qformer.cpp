@@ -127,9 +127,11 @@ struct QFormerAligner::Impl {
 
   at::Tensor dropout(const at::Tensor& x, double p) {
     if (!training || p <= 0.0) return x;
-    // Our own generator (not the global one) so that a seed reproduces the masks.
-    at::Tensor keep = at::empty_like(x, at::MemoryFormat::Contiguous).bernoulli_(1.0 - p, drop_gen);
-    return x * keep.mul_(1.0 / (1.0 - p));
+    // Our own generator (not the global one) so that a seed reproduces the masks. It is a CPU
+    // generator: on another device the mask is drawn on the CPU and moved, the same masks either way.
+    const auto cpu = at::TensorOptions().dtype(at::kFloat).device(at::kCPU);
+    at::Tensor keep = at::empty(x.sizes(), cpu).bernoulli_(1.0 - p, drop_gen);
+    return x * keep.to(x.device()).mul_(1.0 / (1.0 - p));
   }
 
   at::Tensor layer_norm(const at::Tensor& x, const Norm& n, double eps) const {

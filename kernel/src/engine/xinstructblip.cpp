@@ -171,6 +171,13 @@ std::vector<std::pair<std::string, Tensor>> XInstructBlip::trainable_parameters(
   return out;
 }
 
+void XInstructBlip::to(const c10::Device& device) {
+  impl_->lm->to(device);
+  for (const auto& m : impl_->modalities) m->aligner().to(device);
+}
+
+c10::Device XInstructBlip::device() const { return impl_->lm->device(); }
+
 void XInstructBlip::set_training(bool on) {
   impl_->training = on;
   for (const auto& m : impl_->modalities) m->aligner().set_training(on);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 
+#include "xib/device.h"
 #include "xib/eval/eval_recipe.h"
 #include "xib/runtime.h"
 
@@ -53,6 +54,7 @@ void EvalRecipe::validate(Validator& v) const {
   v.one_of("control", control, eval_controls());
   v.one_of("qa_metric", qa_metric, {"auto", "vqa", "exact"});
   v.require(report_samples >= 0, "report_samples", "0 or more", report_samples);
+  v.require(is_device_spelling(device), "device", "cpu, cuda or cuda:N", device);
   v.require(!out.empty(), "out", "a folder", "an empty path");
 }
 

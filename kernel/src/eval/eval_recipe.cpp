@@ -17,6 +17,7 @@
 #include "eval_report.h"
 #include "xib/aligner.h"
 #include "xib/dataset.h"
+#include "xib/device.h"
 #include "xib/encoder.h"
 #include "xib/eval/answers.h"
 #include "xib/eval/caption_metrics.h"
@@ -177,6 +178,7 @@ json model_description(XInstructBlip& model) {
 
 int run_eval(const EvalRecipe& recipe, const ConfigSource& source) {
   const auto started = std::chrono::steady_clock::now();
+  const c10::Device device = parse_device(recipe.device, source.name() + ": device");
   set_threads(recipe.threads);
   check_out_folder(recipe.out, recipe.run);
 
@@ -212,6 +214,7 @@ int run_eval(const EvalRecipe& recipe, const ConfigSource& source) {
     return t;
   }();
   XInstructBlip& model = loaded.model;
+  model.to(device);
   summary.checkpoint = loaded.checkpoint;
   summary.step = loaded.step;
   summary.trainable_values = trainable_values(model);

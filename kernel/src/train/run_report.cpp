@@ -54,6 +54,7 @@ std::string write_run_report(const RunSummary& s) {
       s.stopped_by.empty() ? "" : fmt::format(" — **stopped by {}**; run the recipe again to resume", s.stopped_by));
   if (s.start_step > 0) md += fmt::format("- this process resumed from step {}\n", s.start_step);
   md += fmt::format("- samples per optimizer step: {}\n", s.batch_size);
+  md += fmt::format("- device: {}, precision: {}\n", s.device, s.precision);
   md += fmt::format("- trainable values: {} ({})\n", human_count(s.trainable_values), s.optimizer);
   if (s.steps_this_process > 0 && s.loop_seconds > 0) {
     md += fmt::format("- time (this process): {} in all, {} training, {:.2f} steps/s\n", format_duration(s.seconds),

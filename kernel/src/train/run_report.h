@@ -26,6 +26,8 @@ struct RunSummary {
   int64_t batch_size = 0;  ///< samples per optimizer step (batch × accumulation)
   int64_t trainable_values = 0;
   std::string optimizer = {};
+  std::string device = "cpu";     ///< run.device
+  std::string precision = "f32";  ///< run.precision
   nlohmann::json frozen = {};
   std::vector<ModalitySummary> modalities = {};
   double seconds = 0;       ///< this process, set-up included

@@ -53,11 +53,13 @@ at::Tensor rope_inv_freq(const LlamaConfig& c) {
 
 // ---- KV cache ----
 
-LlamaKvCache::LlamaKvCache(const LlamaConfig& c, int64_t batch, int64_t capacity) : batch_(batch) {
+LlamaKvCache::LlamaKvCache(const LlamaConfig& c, int64_t batch, int64_t capacity, const c10::Device& device)
+    : batch_(batch) {
   const auto shape = std::vector<int64_t>{batch, c.kv_heads, std::max<int64_t>(capacity, 1), c.head_dim};
+  const auto options = at::TensorOptions().dtype(at::kFloat).device(device);
   for (int64_t i = 0; i < c.layers; ++i) {
-    k_.push_back(at::empty(shape, at::kFloat));
-    v_.push_back(at::empty(shape, at::kFloat));
+    k_.push_back(at::empty(shape, options));
+    v_.push_back(at::empty(shape, options));
   }
 }
 
@@ -82,7 +84,7 @@ std::pair<at::Tensor, at::Tensor> LlamaKvCache::append(int64_t layer, const at::
 
 void LlamaKvCache::select_rows(const at::Tensor& rows) {
   at::NoGradGuard no_grad;
-  const at::Tensor r = rows.to(at::kLong);
+  const at::Tensor r = rows.to(k_.front().device(), at::kLong);
   for (auto* store : {&k_, &v_}) {
     for (auto& t : *store) t = t.index_select(0, r);
   }
@@ -99,6 +101,24 @@ LlamaModel::LlamaModel(LlamaConfig config) : config_(std::move(config)) {
 }
 
 void LlamaModel::finish_loading() {
+  for (auto& [name, t] : params_) t.set_requires_grad(false);  // frozen
+  bind_parameters();
+  borrow_step_weights();
+}
+
+void LlamaModel::to(const c10::Device& device) {
+  if (device == this->device()) return;
+  at::NoGradGuard no_grad;
+  // The fused decode step reads CPU buffers (and may hold the GGUF's blocks): it ends here.
+  step_.clear();
+  step_head_ = {};
+  fused_step_ = false;
+  for (auto& [name, t] : params_) t = t.to(device);
+  inv_freq_ = inv_freq_.to(device);
+  bind_parameters();
+}
+
+void LlamaModel::bind_parameters() {
   layers_.clear();
   for (int64_t i = 0; i < config_.layers; ++i) {
     const std::string l = "layers." + std::to_string(i) + ".";
@@ -112,8 +132,6 @@ void LlamaModel::finish_loading() {
   embed_ = params_.at("embed.weight");
   norm_ = params_.at("norm.weight");
   lm_head_ = config_.tied ? embed_ : params_.at("lm_head.weight");
-  for (auto& [name, t] : params_) t.set_requires_grad(false);  // frozen
-  borrow_step_weights();
 }
 
 void LlamaModel::set_rope_factors(const std::vector<float>& factors) {
@@ -173,7 +191,7 @@ at::Tensor LlamaModel::embed(const at::Tensor& ids) {
                         .got = fmt::format("{}", lo < 0 ? lo : hi)});
     }
   }
-  return at::embedding(embed_, i);
+  return at::embedding(embed_, i.to(embed_.device()));
 }
 
 void LlamaModel::check_inputs(const at::Tensor& e, const at::Tensor& mask, int64_t past, const char* where) const {
@@ -224,9 +242,11 @@ at::Tensor LlamaModel::run_layers(at::Tensor h, const at::Tensor& positions, con
     k = k * cos_k + rotate_half(k) * sin_k;
     if (cache) std::tie(k, v) = cache->append(static_cast<int64_t>(li), k, v);
     const int64_t S = k.size(2);
-    at::Tensor scores = at::matmul(q.reshape({B, Hkv, G * T, hd}), k.transpose(-1, -2)) * scale;  // [B, Hkv, G T, S]
-    scores = scores.view({B, Hkv, G, T, S}).masked_fill(blocked, masked).softmax(-1);
-    at::Tensor attn = at::matmul(scores.view({B, Hkv, G * T, S}), v);  // [B, Hkv, G T, hd]
+    // In f32 even under bf16 autocast: float's lowest does not fit bf16 (masked_fill refuses it),
+    // and −inf would turn a row with every key masked (left padding) into NaN.
+    at::Tensor scores = at::matmul(q.reshape({B, Hkv, G * T, hd}), k.transpose(-1, -2)).to(at::kFloat) * scale;
+    scores = scores.view({B, Hkv, G, T, S}).masked_fill(blocked, masked).softmax(-1);  // [B, Hkv, G, T, S]
+    at::Tensor attn = at::matmul(scores.view({B, Hkv, G * T, S}), v);                  // [B, Hkv, G T, hd]
     attn = attn.view({B, Hkv, G, T, hd}).permute({0, 3, 1, 2, 4}).reshape({B, T, H * hd});
     h = h + at::linear(attn, L.out);
     // SwiGLU MLP.
@@ -242,10 +262,12 @@ at::Tensor LlamaModel::full_sequence(const at::Tensor& embeddings, const at::Ten
                                      const char* where) {
   check_inputs(embeddings, attention_mask, 0, where);
   const int64_t B = embeddings.size(0), T = embeddings.size(1);
-  const at::Tensor keys = attention_mask.to(at::kBool);  // [B, S = T]
-  const at::Tensor causal = at::ones({T, T}, at::kBool).tril();
+  const auto dev = device();
+  const at::Tensor mask = attention_mask.to(dev);
+  const at::Tensor keys = mask.to(at::kBool);  // [B, S = T]
+  const at::Tensor causal = at::ones({T, T}, at::TensorOptions().dtype(at::kBool).device(dev)).tril();
   const at::Tensor allowed = keys.view({B, 1, 1, 1, T}).logical_and(causal.view({1, 1, 1, T, T}));
-  return run_layers(embeddings.to(at::kFloat), positions_from_mask(attention_mask), allowed, nullptr);
+  return run_layers(embeddings.to(dev, at::kFloat), positions_from_mask(mask), allowed, nullptr);
 }
 
 at::Tensor LlamaModel::forward(const at::Tensor& embeddings, const at::Tensor& attention_mask) {
@@ -263,15 +285,15 @@ at::Tensor LlamaModel::loss(const at::Tensor& embeddings, const at::Tensor& atte
   const int64_t T = embeddings.size(1);
   // Position t predicts token t + 1. The LM head (a third of a small model's forward, with a
   // 49k vocabulary) runs only on the positions that have a label: the same mean, less work.
-  const at::Tensor targets = labels.to(at::kLong).narrow(1, 1, T - 1).reshape({-1});  // [B (T-1)]
-  const at::Tensor rows = targets.ne(-100).nonzero().squeeze(1);                      // [N]
+  const at::Tensor targets = labels.to(h.device(), at::kLong).narrow(1, 1, T - 1).reshape({-1});  // [B (T-1)]
+  const at::Tensor rows = targets.ne(-100).nonzero().squeeze(1);                                  // [N]
   const at::Tensor hidden = h.narrow(1, 0, T - 1).reshape({-1, config_.hidden}).index_select(0, rows);
-  const at::Tensor logits = at::linear(hidden, lm_head_);  // [N, V]
+  const at::Tensor logits = at::linear(hidden, lm_head_).to(at::kFloat);  // [N, V]; f32 under autocast too
   return at::cross_entropy_loss(logits, targets.index_select(0, rows), {}, at::Reduction::Mean, -100);
 }
 
 std::unique_ptr<KvCache> LlamaModel::new_cache(int64_t batch, int64_t capacity) {
-  return std::make_unique<LlamaKvCache>(config_, batch, std::min(capacity, config_.context));
+  return std::make_unique<LlamaKvCache>(config_, batch, std::min(capacity, config_.context), device());
 }
 
 at::Tensor LlamaModel::decode(const at::Tensor& embeddings, const at::Tensor& attention_mask, KvCache& cache,
@@ -294,16 +316,18 @@ at::Tensor LlamaModel::decode(const at::Tensor& embeddings, const at::Tensor& at
   // The fused step's matvecs stream the weights once per row: unbeatable for one sequence, but a
   // beam-search batch (16 images × 5 beams) is a matrix product, where LibTorch's GEMM wins.
   constexpr int64_t kFusedStepMaxRows = 4;
-  if (embeddings.size(1) == 1 && fused_step_ && embeddings.size(0) <= kFusedStepMaxRows) {
+  if (embeddings.size(1) == 1 && fused_step_ && embeddings.size(0) <= kFusedStepMaxRows && device().is_cpu()) {
     return decode_step(embeddings, attention_mask, *kv);
   }
   const int64_t B = embeddings.size(0), T = embeddings.size(1), S = past + T;
-  const at::Tensor keys = attention_mask.to(at::kBool);  // [B, S]
+  const auto dev = device();
+  const at::Tensor mask = attention_mask.to(dev);
+  const at::Tensor keys = mask.to(at::kBool);  // [B, S]
   // New position t (absolute past + t) sees keys s <= past + t.
-  const at::Tensor causal = at::ones({T, S}, at::kBool).tril(past);
+  const at::Tensor causal = at::ones({T, S}, at::TensorOptions().dtype(at::kBool).device(dev)).tril(past);
   const at::Tensor allowed = keys.view({B, 1, 1, 1, S}).logical_and(causal.view({1, 1, 1, T, S}));
-  const at::Tensor positions = positions_from_mask(attention_mask).narrow(1, past, T);
-  at::Tensor h = run_layers(embeddings.to(at::kFloat), positions, allowed, kv);
+  const at::Tensor positions = positions_from_mask(mask).narrow(1, past, T);
+  at::Tensor h = run_layers(embeddings.to(dev, at::kFloat), positions, allowed, kv);
   if (last_only) h = h.narrow(1, T - 1, 1);
   return at::linear(h, lm_head_);
 }

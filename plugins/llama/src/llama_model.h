@@ -1,6 +1,6 @@
-// The LLaMA decoder on CPU in f32: RMSNorm, rotary embeddings (default, linear, llama3),
-// grouped-query attention, SwiGLU MLP, tied or untied lm_head. Internal to the plugin (it
-// includes LibTorch); the kernel sees it as a LanguageModel.
+// The LLaMA decoder in f32 (on the CPU, or another device after to()): RMSNorm, rotary
+// embeddings (default, linear, llama3), grouped-query attention, SwiGLU MLP, tied or untied
+// lm_head. Internal to the plugin (it includes LibTorch); the kernel sees it as a LanguageModel.
 #pragma once
 
 #include <torch/torch.h>
@@ -24,7 +24,8 @@ namespace xib::llama {
 /// Per-layer keys and values: [B, Hkv, capacity, hd] each, the first length() positions valid.
 class LlamaKvCache final : public KvCache {
  public:
-  LlamaKvCache(const LlamaConfig& config, int64_t batch, int64_t capacity);
+  /// On `device` (the model's).
+  LlamaKvCache(const LlamaConfig& config, int64_t batch, int64_t capacity, const c10::Device& device);
   int64_t length() const override { return length_; }
   int64_t batch_size() const override { return batch_; }
   void select_rows(const at::Tensor& rows) override;
@@ -72,6 +73,10 @@ class LlamaModel final : public LanguageModel {
   std::unique_ptr<KvCache> new_cache(int64_t batch, int64_t capacity) override;
   at::Tensor decode(const at::Tensor& embeddings, const at::Tensor& attention_mask, KvCache& cache,
                     bool last_only) override;
+  /// Moves every weight; off the CPU (and back) decoding runs as LibTorch ops, since the fused
+  /// step reads CPU buffers and the GGUF blocks are dropped.
+  void to(const c10::Device& device) override;
+  c10::Device device() const override { return embed_.defined() ? embed_.device() : c10::Device(c10::kCPU); }
 
   const LlamaConfig& config() const { return config_; }
   /// Our parameter names (xib/weights/maps.h) → tensors, for loading.
@@ -109,6 +114,8 @@ class LlamaModel final : public LanguageModel {
   at::Tensor decode_step(const at::Tensor& embeddings, const at::Tensor& attention_mask, LlamaKvCache& cache);
   /// The decode step's matrices borrowed from the f32 parameters.
   void borrow_step_weights();
+  /// layers_, embed_, norm_, lm_head_ as views of params_.
+  void bind_parameters();
   /** a whole sequence without cache: embeddings [B, T, d], mask [B, T] → final hidden [B, T, d] */
   at::Tensor full_sequence(const at::Tensor& embeddings, const at::Tensor& attention_mask, const char* where);
   /** embeddings [B, T, d], positions [B, T] int64, additive mask [B, 1, 1, T, S] → hidden [B, T, d] */

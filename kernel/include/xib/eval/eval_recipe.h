@@ -82,6 +82,7 @@ struct EvalRecipe {
   std::string qa_metric = "auto";  ///< auto (vqa when every question has ≥ 3 answers, else exact), vqa, exact
   int64_t report_samples = 5;      ///< predictions beside their references in report.md, per dataset
   int threads = 0;                 ///< LibTorch threads (0: every available core)
+  std::string device = "cpu";      ///< cpu | cuda | cuda:N: where the LLM and the aligners run
   std::filesystem::path out = "eval";
 
   template <class V>
@@ -99,6 +100,7 @@ struct EvalRecipe {
     v("qa_metric", qa_metric, "auto | vqa (official VQA accuracy) | exact (exact match after normalisation)");
     v("report_samples", report_samples, "predictions shown beside their references in report.md, per dataset");
     v("threads", threads, "LibTorch threads (0: every available core)");
+    v("device", device, "cpu | cuda | cuda:N: where the language model and the aligners run");
     v("out", out, "folder for predictions, metrics.json and report.md");
   }
   void validate(Validator& v) const;

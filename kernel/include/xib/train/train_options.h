@@ -41,7 +41,8 @@ struct RunOptions {
   int64_t keep_checkpoints = 3;   ///< newest checkpoints kept (0: all)
   bool resume = true;             ///< continue from the newest checkpoint in `out`
   int64_t stop_after = 0;         ///< stop (as on SIGTERM) after this many steps of this process; 0 off
-  std::string precision = "f32";  ///< f32 (CPU and GPU) | bf16 (autocast; GPU only)
+  std::string device = "cpu";     ///< cpu | cuda | cuda:N: the LLM, the aligners and the optimizer state
+  std::string precision = "f32";  ///< f32 | bf16 (autocast of the forward pass on `device`)
   /// Frozen-encoder features from an HDF5 file (xib/feature_cache.h; no augmentation).
   FeatureCacheOptions feature_cache = {};
 
@@ -64,7 +65,8 @@ struct RunOptions {
     v("keep_checkpoints", keep_checkpoints, "newest checkpoints kept (0: all)");
     v("resume", resume, "continue from the newest checkpoint in the run folder");
     v("stop_after", stop_after, "stop cleanly after this many steps of this process (0: off)");
-    v("precision", precision, "f32 | bf16 (autocast, GPU only)");
+    v("device", device, "cpu | cuda | cuda:N: where the LLM, the aligners and the optimizer state live");
+    v("precision", precision, "f32 | bf16: autocast the forward pass (matrix products in bf16, parameters f32)");
     v("feature_cache", feature_cache,
       "{path: features.h5, build: true}: read the frozen encoders' features from a cache");
   }
