@@ -80,7 +80,7 @@ images=$(find "$work/world/images" -name 'train_*' | wc -l)
 # What the cache saves per step: the fill's decode + processor + encoder time for one batch.
 fill_s=$(echo "$fill" | sed -n 's/.*(\([0-9.]*\) s)$/\1/p')
 n_fill=$(echo "$fill" | sed -n 's/.* \([0-9]*\) encoded.*/\1/p')
-per_batch=$(awk -v s="${fill_s:-0}" -v n="${n_fill:-0}" -v b="$batch" 'BEGIN { printf "%.3f", n > 0 ? s * b / n : 0 }')
+per_batch=$(awk -v s="${fill_s:-0}" -v n="${n_fill:-0}" -v b="$batch" 'BEGIN { printf "%.3f", (n > 0 ? s * b / n : 0) }')
 h5=$(stat -c %s "$work/features.h5")
 table=$(
   echo "| training step | median s/step | mean loss (steps 2–$((steps + 1))) | time ÷ cached |"
