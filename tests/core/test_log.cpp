@@ -108,8 +108,10 @@ TEST_CASE("log: the sink gets the message without prefix, and nullptr restores s
     CHECK(cap.lines[0].second == "x = 3, y = 0.50");
   }
   // After the capture ends nothing is routed to the old sink (it would touch a dead object).
+  const Level saved = xib::log::level();
   xib::log::set_level(Level::off);
   xib::log::error("not captured");
+  xib::log::set_level(saved);  // later tests in this process log at the usual level
 }
 
 TEST_CASE("log: the sink is serialised across threads") {
