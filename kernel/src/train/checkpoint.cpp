@@ -3,7 +3,6 @@
 #include "xib/train/checkpoint.h"
 
 #include <ATen/ATen.h>
-#include <ATen/CPUGeneratorImpl.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>  // fmt::join
@@ -17,15 +16,12 @@
 #include <charconv>
 #include <cstring>
 #include <fstream>
-#include <map>
-#include <set>
 
 #include "../weights/torch_dtype.h"
 #include "xib/error.h"
 #include "xib/io/safetensors.h"
 #include "xib/log.h"
 #include "xib/sha256.h"
-#include "xib/train/rng_state.h"
 #include "xib/weights/weight_loader.h"
 
 namespace xib::train {
@@ -402,122 +398,6 @@ std::optional<fs::path> find_latest_checkpoint(const fs::path& run_dir, std::vec
     if (skipped) skipped->push_back(dir.string() + ": " + why);
   }
   return std::nullopt;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Named tensors
-
-NamedTensors with_prefix(const NamedTensors& tensors, std::string_view prefix) {
-  NamedTensors out;
-  out.reserve(tensors.size());
-  for (const auto& [n, t] : tensors) out.emplace_back(std::string(prefix) + n, t);
-  return out;
-}
-
-NamedTensors take_prefix(const NamedTensors& tensors, std::string_view prefix) {
-  NamedTensors out;
-  for (const auto& [n, t] : tensors)
-    if (n.size() >= prefix.size() && std::string_view(n).substr(0, prefix.size()) == prefix)
-      out.emplace_back(n.substr(prefix.size()), t);
-  return out;
-}
-
-void append(NamedTensors& into, const NamedTensors& more) { into.insert(into.end(), more.begin(), more.end()); }
-
-void copy_named_tensors(const NamedTensors& source, const NamedTensors& dest, std::string_view label) {
-  std::map<std::string, const at::Tensor*, std::less<>> by_name;
-  for (const auto& [n, t] : source) by_name.emplace(n, &t);
-  std::vector<std::pair<std::string, std::string>> problems;
-  std::set<std::string_view> wanted;
-  for (const auto& [n, t] : dest) {
-    wanted.insert(n);
-    const auto it = by_name.find(n);
-    if (it == by_name.end()) {
-      problems.emplace_back("missing", fmt::format("{} [{}]", n, fmt::join(t.sizes(), ", ")));
-    } else if (!it->second->defined() || it->second->sizes() != t.sizes()) {
-      problems.emplace_back(
-          "wrong shape",
-          fmt::format("{}: expected [{}], got {}", n, fmt::join(t.sizes(), ", "),
-                      it->second->defined() ? fmt::format("[{}]", fmt::join(it->second->sizes(), ", ")) : "undefined"));
-    }
-  }
-  for (const auto& [n, t] : source)
-    if (!wanted.count(n)) problems.emplace_back("unexpected", n);
-  if (!problems.empty())
-    throw ShapeError({.what = fmt::format("{}: stored tensors do not fit ({} problems)", label, problems.size()),
-                      .where = std::string(label),
-                      .expected = fmt::format("the {} tensors of {}", dest.size(), label),
-                      .got = fmt::format("{} tensors", source.size()),
-                      .hint = "resume with the same model and trainable parameters as the run that saved it",
-                      .details = std::move(problems)});
-  at::NoGradGuard no_grad;
-  for (const auto& [n, t] : dest) t.copy_(*by_name.at(n));
-}
-
-// ---------------------------------------------------------------------------------------------
-// Random-generator state
-
-Tensor torch_cpu_rng_state() {
-  at::Generator gen = at::detail::getDefaultCPUGenerator();
-  std::lock_guard<std::mutex> lock(gen.mutex());
-  return gen.get_state().clone();
-}
-
-void set_torch_cpu_rng_state(const Tensor& state) {
-  const at::Tensor expected = torch_cpu_rng_state();
-  if (!state.defined() || state.scalar_type() != at::kByte || state.sizes() != expected.sizes())
-    throw FormatError({.what = "not a LibTorch CPU generator state",
-                       .where = "rng/torch_cpu",
-                       .expected = fmt::format("uint8 [{}]", expected.numel()),
-                       .got = state.defined() ? fmt::format("{} [{}]", c10::toString(state.scalar_type()),
-                                                            fmt::join(state.sizes(), ", "))
-                                              : "undefined",
-                       .hint = "was it saved by another LibTorch version? the state layout differs between versions"});
-  at::Generator gen = at::detail::getDefaultCPUGenerator();
-  std::lock_guard<std::mutex> lock(gen.mutex());
-  gen.set_state(state.contiguous());
-}
-
-Tensor rng_state_tensor(const Rng& rng) {
-  const auto s = rng.state();
-  at::Tensor t = at::empty({4}, at::kLong);
-  std::memcpy(t.data_ptr<int64_t>(), s.data(), sizeof(s));
-  return t;
-}
-
-void set_rng_state_tensor(Rng& rng, const Tensor& state) {
-  if (!state.defined() || state.scalar_type() != at::kLong || state.dim() != 1 || state.size(0) != 4)
-    throw ShapeError({.what = "not an xib::Rng state",
-                      .where = "rng/xib_global",
-                      .expected = "int64 [4]",
-                      .got = state.defined() ? fmt::format("{} [{}]", c10::toString(state.scalar_type()),
-                                                           fmt::join(state.sizes(), ", "))
-                                             : "undefined"});
-  std::array<uint64_t, 4> s{};
-  const at::Tensor c = state.to(at::kCPU).contiguous();
-  std::memcpy(s.data(), c.data_ptr<int64_t>(), sizeof(s));
-  rng.set_state(s);
-}
-
-NamedTensors rng_state_tensors() {
-  return {{"rng/torch_cpu", torch_cpu_rng_state()}, {"rng/xib_global", rng_state_tensor(Rng::global())}};
-}
-
-void restore_rng_state(const NamedTensors& tensors) {
-  const at::Tensor* cpu = nullptr;
-  const at::Tensor* global = nullptr;
-  for (const auto& [n, t] : tensors) {
-    if (n == "rng/torch_cpu") cpu = &t;
-    if (n == "rng/xib_global") global = &t;
-  }
-  if (!cpu || !global)
-    throw NotFoundError({.what = "random-generator state missing",
-                         .where = "checkpoint tensors",
-                         .expected = "rng/torch_cpu and rng/xib_global",
-                         .got = fmt::format("{}{}", cpu ? "" : "no rng/torch_cpu ", global ? "" : "no rng/xib_global"),
-                         .hint = "save rng_state_tensors() with the checkpoint"});
-  set_torch_cpu_rng_state(*cpu);
-  set_rng_state_tensor(Rng::global(), *global);
 }
 
 }  // namespace xib::train
