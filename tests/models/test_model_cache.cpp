@@ -232,6 +232,24 @@ TEST_CASE("model cache: resolve maps name and name/file references, and refuses 
   CHECK(contains(gone, "scripts/fetch-models.sh --verify alpha"));
 }
 
+TEST_CASE("model cache: locate finds the cached model a recipe-resolved path ends in") {
+  FakeCache fake;
+  const auto cache = fake.cache();
+  // A recipe in /some/recipes wrote `alpha` or `alpha/sub/b.bin`; its folder was put in front.
+  CHECK(cache.locate("/some/recipes/alpha") == fake.dir / "alpha");
+  CHECK(cache.locate("/some/recipes/alpha/") == fake.dir / "alpha");
+  CHECK(cache.locate("alpha") == fake.dir / "alpha");
+  CHECK(cache.locate("/some/recipes/alpha/a.bin") == fake.dir / "alpha" / "a.bin");
+  // Neither the last component nor the one before it is a cached model.
+  CHECK_FALSE(cache.locate("/some/recipes/gamma").has_value());
+  CHECK_FALSE(cache.locate("/some/recipes/gamma/a.bin").has_value());
+  CHECK_FALSE(cache.locate("").has_value());
+  CHECK_FALSE(cache.locate("..").has_value());
+  // The model is cached, the file is not: resolve()'s error, naming the files it has.
+  const std::string no_file = report_of<xib::NotFoundError>([&] { cache.locate("/r/alpha/c.bin"); });
+  CHECK(contains(no_file, "no file 'c.bin' in model 'alpha'"));
+}
+
 TEST_CASE("model cache: verify finds missing files, wrong sizes and, with hashes, changed bytes") {
   FakeCache fake;
   const auto cache = fake.cache();

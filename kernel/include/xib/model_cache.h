@@ -50,6 +50,11 @@ class ModelCache {
   ModelEntry require(std::string_view name) const;
   /// "name" → the model's folder; "name/file" → that file. NotFoundError when absent.
   std::filesystem::path resolve(std::string_view reference) const;
+  /// The cached model a path that is not there names. Recipes resolve relative paths against
+  /// their own folder, so a cache name arrives as ".../<model>" or ".../<model>/<file>": the
+  /// model's folder, or that file of it (resolve()'s NotFoundError when the model is cached and
+  /// the file is not). nullopt when the cache holds neither <model>.
+  std::optional<std::filesystem::path> locate(const std::filesystem::path& path) const;
   /// Missing files and size mismatches; with `hashes`, also recomputes every sha256.
   std::vector<ModelIssue> verify(const ModelEntry& entry, bool hashes) const;
 

@@ -17,15 +17,12 @@
 
 namespace xib::aligners {
 
-/// init.path, or — when no such file exists and its last component names a model-cache entry
-/// (`init: {path: all-minilm-l6-v2}`) — that entry's folder.
+/// init.path, or — when no such file exists and it ends in a model-cache name
+/// (`init: {path: all-minilm-l6-v2}`, `all-minilm-l6-v2/model.safetensors`) — that cached path.
 inline std::filesystem::path init_path(const AlignerInit& init) {
   std::error_code ec;
   if (std::filesystem::exists(init.path, ec)) return init.path;
-  const ModelCache cache;
-  const std::string name = init.path.filename().string();
-  if (!name.empty() && cache.find(name)) return cache.resolve(name);
-  return init.path;
+  return ModelCache().locate(init.path).value_or(init.path);
 }
 
 /// `named`: the aligner's parameters; `make_map(resolved, source_names, own_names)` → the

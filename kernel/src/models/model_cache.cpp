@@ -217,6 +217,16 @@ ModelEntry ModelCache::require(std::string_view name) const {
   throw NotFoundError(std::move(info));
 }
 
+std::optional<fs::path> ModelCache::locate(const fs::path& path) const {
+  fs::path p = path.lexically_normal();
+  if (p.filename().empty()) p = p.parent_path();  // "alpha/" names the model
+  const std::string name = p.filename().string();
+  const std::string parent = p.parent_path().filename().string();
+  if (!parent.empty() && parent != ".." && find(parent)) return resolve(parent + "/" + name);
+  if (!name.empty() && name != ".." && find(name)) return resolve(name);
+  return std::nullopt;
+}
+
 fs::path ModelCache::resolve(std::string_view reference) const {
   std::string_view ref = reference;
   while (!ref.empty() && ref.back() == '/') ref.remove_suffix(1);  // "name/" means the folder

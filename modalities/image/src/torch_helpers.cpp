@@ -63,12 +63,9 @@ std::filesystem::path resolve_weights(const EncoderOptions& o) {
   // A model-cache name ("efficientnet-lite0", "efficientnet-lite0/efficientnet-lite0.pth"):
   // the recipe resolved it against its own folder, where no such file is.
   const ModelCache cache;
-  const std::string name = o.weights.filename().string();
-  const std::string parent = o.weights.parent_path().filename().string();
-  if (!parent.empty() && cache.find(parent)) return cache.resolve(parent + "/" + name);
-  if (cache.find(name)) return cache.resolve(name);
+  if (auto cached = cache.locate(o.weights)) return *cached;
   if (o.weights.is_absolute()) return o.weights;
-  return cache.resolve(o.weights.string());
+  return cache.resolve(o.weights.string());  // its NotFoundError lists what the cache holds
 }
 
 Tensor tensor_from_floats(std::vector<float>&& values, const std::vector<int64_t>& shape) {

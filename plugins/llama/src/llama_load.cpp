@@ -98,7 +98,8 @@ fs::path resolve_model_path(const std::string& path) {
   }
   if (!fs::exists(p)) {
     const ModelCache cache;
-    if (!cache.find(path)) {
+    const auto cached = cache.locate(p);
+    if (!cached) {
       std::vector<std::string> names;
       for (const auto& e : cache.list()) names.push_back(e.name);
       throw NotFoundError({.what = "no model at '" + path + "'",
@@ -108,7 +109,7 @@ fs::path resolve_model_path(const std::string& path) {
                            .got = path,
                            .hint = "fetch the pinned models with scripts/fetch-models.sh"});
     }
-    p = cache.resolve(path);
+    p = *cached;
   }
   if (fs::is_directory(p) && !fs::exists(p / "config.json")) {
     std::vector<fs::path> ggufs;
