@@ -1,34 +1,20 @@
 // `xib generate`: load a language model through its plugin and stream a greedy continuation.
 #include <fmt/format.h>
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <iostream>
 #include <set>
 #include <span>
-#include <sstream>
 
 #include "command.h"
-#include "xib/config.h"
+#include "lm_prompt.h"
 #include "xib/generate.h"
 #include "xib/language_model.h"
-#include "xib/registry.h"
 #include "xib/tokenizer.h"
 
 namespace xib::cli {
 
 namespace {
-
-std::shared_ptr<LanguageModel> create_model(const std::string& plugin, const std::string& model) {
-  YAML::Node node(YAML::NodeType::Map);
-  node["path"] = model;
-  std::stringstream yaml;
-  yaml << node;
-  const auto source = ConfigSource::from_string(yaml.str(), "xib generate --model", std::filesystem::current_path());
-  auto& registry = Registry::global();
-  return registry.create<LanguageModel>(plugin, FactoryArgs{.options = source->section()});
-}
 
 int generate(const po::variables_map& vm) {
   if (!vm.count("prompt")) {
@@ -36,18 +22,9 @@ int generate(const po::variables_map& vm) {
                       .expected = "xib generate --model PATH --prompt \"…\"",
                       .hint = "the prompt may also be the first positional argument"});
   }
-  load_plugins(vm);
-  const auto model = create_model(vm["plugin"].as<std::string>(), vm["model"].as<std::string>());
+  const auto model = create_cli_model(vm, "xib generate");
   const Tokenizer& tok = model->tokenizer();
-
-  std::string text = vm["prompt"].as<std::string>();
-  const bool raw = vm.count("raw") > 0;
-  if (!raw) {
-    std::vector<ChatMessage> messages;
-    if (vm.count("system")) messages.push_back({.role = "system", .content = vm["system"].as<std::string>()});
-    messages.push_back({.role = "user", .content = text});
-    text = model->apply_chat_template(messages, /*add_generation_prompt=*/true);
-  }
+  const std::string text = cli_prompt_text(vm, *model);
   const std::vector<int64_t> ids = tok.encode(text, /*add_bos=*/vm.count("bos") > 0);
 
   GenerateOptions options;
@@ -101,18 +78,11 @@ Command generate_command() {
           "stderr.",
       .options =
           [](po::options_description& o, po::positional_options_description& p) {
-            o.add_options()("model", po::value<std::string>()->default_value("smollm2-135m-instruct"),
-                            "a .gguf file, an HF folder or a model-cache name")(
-                "prompt", po::value<std::string>()->value_name("TEXT"), "the prompt (or the user's message)")(
-                "max-new-tokens", po::value<int64_t>()->default_value(128)->value_name("N"), "most tokens to generate")(
+            add_model_prompt_options(o, p);
+            o.add_options()("max-new-tokens", po::value<int64_t>()->default_value(128)->value_name("N"),
+                            "most tokens to generate")(
                 "min-new-tokens", po::value<int64_t>()->default_value(0)->value_name("N"),
-                "tokens to generate before EOS is allowed")("raw",
-                                                            "send the prompt as it is, without the chat template")(
-                "system", po::value<std::string>()->value_name("TEXT"), "the system message of the chat template")(
-                "bos", "start the prompt with the tokenizer's BOS id")(
-                "plugin", po::value<std::string>()->default_value("llama")->value_name("NAME"),
-                "the language model's registry name")("stats", "print prompt and decode tokens/s to stderr");
-            p.add("prompt", 1);
+                "tokens to generate before EOS is allowed")("stats", "print prompt and decode tokens/s to stderr");
           },
       .run = generate,
   };

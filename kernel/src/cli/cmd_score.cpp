@@ -1,34 +1,21 @@
 // `xib score`: rank candidate continuations of a prompt by their summed NLL under a language
 // model (closed-set classification's rule), printing a table or JSON.
 #include <fmt/format.h>
-#include <yaml-cpp/yaml.h>
 
-#include <filesystem>
 #include <iostream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "command.h"
-#include "xib/config.h"
+#include "lm_prompt.h"
 #include "xib/error.h"
 #include "xib/language_model.h"
-#include "xib/registry.h"
 #include "xib/score.h"
 #include "xib/tokenizer.h"
 
 namespace xib::cli {
 
 namespace {
-
-std::shared_ptr<LanguageModel> create_model(const std::string& plugin, const std::string& model) {
-  YAML::Node node(YAML::NodeType::Map);
-  node["path"] = model;
-  std::stringstream yaml;
-  yaml << node;
-  const auto source = ConfigSource::from_string(yaml.str(), "xib score --model", std::filesystem::current_path());
-  return Registry::global().create<LanguageModel>(plugin, FactoryArgs{.options = source->section()});
-}
 
 int score(const po::variables_map& vm) {
   if (!vm.count("prompt")) {
@@ -47,16 +34,8 @@ int score(const po::variables_map& vm) {
       throw UsageError({.what = "an empty candidate cannot be scored", .where = fmt::format("--candidate #{}", i + 1)});
     }
   }
-  load_plugins(vm);
-  const auto model = create_model(vm["plugin"].as<std::string>(), vm["model"].as<std::string>());
-
-  std::string text = vm["prompt"].as<std::string>();
-  if (!vm.count("raw")) {
-    std::vector<ChatMessage> messages;
-    if (vm.count("system")) messages.push_back({.role = "system", .content = vm["system"].as<std::string>()});
-    messages.push_back({.role = "user", .content = text});
-    text = model->apply_chat_template(messages, /*add_generation_prompt=*/true);
-  }
+  const auto model = create_cli_model(vm, "xib score");
+  const std::string text = cli_prompt_text(vm, *model);
   const auto scores = score_texts(*model, text, candidates, /*add_bos=*/vm.count("bos") > 0);
   const auto order = rank_by_nll(scores);
   const Tokenizer& tok = model->tokenizer();
@@ -101,17 +80,9 @@ Command score_command() {
           "candidates are the assistant's answer. --json prints per-token log-probabilities too.",
       .options =
           [](po::options_description& o, po::positional_options_description& p) {
-            o.add_options()("model", po::value<std::string>()->default_value("smollm2-135m-instruct"),
-                            "a .gguf file, an HF folder or a model-cache name")(
-                "prompt", po::value<std::string>()->value_name("TEXT"), "the prompt (or the user's message)")(
-                "candidate", po::value<std::vector<std::string>>()->value_name("TEXT"),
-                "a candidate continuation (repeat the option)")("raw",
-                                                                "send the prompt as it is, without the chat template")(
-                "system", po::value<std::string>()->value_name("TEXT"), "the system message of the chat template")(
-                "bos", "start the prompt with the tokenizer's BOS id")(
-                "plugin", po::value<std::string>()->default_value("llama")->value_name("NAME"),
-                "the language model's registry name")("json", "print JSON instead of a table");
-            p.add("prompt", 1);
+            add_model_prompt_options(o, p);
+            o.add_options()("candidate", po::value<std::vector<std::string>>()->value_name("TEXT"),
+                            "a candidate continuation (repeat the option)")("json", "print JSON instead of a table");
           },
       .run = score,
   };
