@@ -294,6 +294,41 @@ out: out
   for (const auto& [name, tensor] : ckpt.tensors) CHECK(name.rfind("model/", 0) == 0);  // only what was asked for
 }
 
+TEST_CASE("eval run: a run loads without the weights its aligner was initialised from") {
+  TempDir dir;
+  write_tiny_llama(dir / "lm", 7);
+  write_segments_world(dir.path(), 4);
+  dir.write("train.yaml", train_recipe("linear", "steps: 1\n  warmup_steps: 1\n  threads: 1"));
+  const auto train = [&](std::vector<std::string> sets) {
+    std::vector<std::string> args = {"run", (dir / "train.yaml").string(), "--plugin-dir",
+                                     engine_plugin_dir().string()};
+    for (auto& s : sets) args.insert(args.end(), {"--set", s});
+    return run_xib(args);
+  };
+  // A first run's aligner is the second run's starting point (format xib, its checkpoint names).
+  const auto a = train({"run.out=a"});
+  REQUIRE_MESSAGE(a.exit_code == 0, diagnose(a));
+  std::filesystem::copy_file(*train::find_latest_checkpoint(dir / "a") / "state.safetensors", dir / "init.safetensors");
+  const auto b = train({"run.out=b", "model.modalities.segments.aligner.init.path=init.safetensors",
+                        "model.modalities.segments.aligner.init.format=xib",
+                        "model.modalities.segments.aligner.init.prefix=model/segments."});
+  REQUIRE_MESSAGE(b.exit_code == 0, diagnose(b));
+  CHECK(read_file(dir / "b" / "config.yaml").find("init.safetensors") != std::string::npos);
+  // The starting weights are gone; the checkpoint holds every aligner tensor, so evaluation loads.
+  std::filesystem::remove(dir / "init.safetensors");
+  dir.write("eval.yaml", R"(kind: eval
+run: b
+data:
+  test: [{reader: caption, path: captions.json, modality: segments, instructions: ["a short description"]}]
+generate: {caption: {num_beams: 1, max_new_tokens: 2, min_new_tokens: 1}}
+threads: 1
+out: out
+)");
+  const auto e = run_xib({"run", (dir / "eval.yaml").string(), "--plugin-dir", engine_plugin_dir().string()});
+  CHECK_MESSAGE(e.exit_code == 0, diagnose(e));
+  CHECK(std::filesystem::exists(dir / "out" / "metrics.json"));
+}
+
 TEST_CASE("eval run: bad input is a clear error") {
   TrainedSetup s(8);
   const auto recipe = s.eval_recipe("eval.yaml", "out: out");

@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 #include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
 
 #include <fstream>
 #include <sstream>
@@ -99,6 +100,24 @@ std::vector<std::pair<std::string, std::string>> frozen_differences(const json& 
   return out;
 }
 
+/// The model section without any aligner's `init:`. The checkpoint holds every tensor of the
+/// aligners (copy_named_tensors refuses it otherwise), so the weights training started from are
+/// not read again: a run loads even where they are absent, and without the time to load them.
+ConfigSection without_aligner_inits(const ConfigSection& model) {
+  YAML::Node copy = YAML::Clone(model.node);
+  const YAML::Node& view = copy;  // const lookups do not add missing keys
+  if (view["modalities"] && view["modalities"].IsMap()) {
+    for (auto it = copy["modalities"].begin(); it != copy["modalities"].end(); ++it) {
+      const YAML::Node& modality = it->second;
+      if (!modality.IsMap() || !modality["aligner"] || !modality["aligner"].IsMap()) continue;
+      if (!modality["aligner"]["init"]) continue;
+      YAML::Node aligner = it->second["aligner"];
+      aligner.remove("init");
+    }
+  }
+  return ConfigSection(model.source, copy, model.path);
+}
+
 }  // namespace
 
 TrainedRun load_trained_run(const fs::path& run_dir, int64_t step) {
@@ -144,7 +163,7 @@ TrainedRun load_trained_run(const fs::path& run_dir, int64_t step) {
                  .step = ckpt.step,
                  .config = config,
                  .frozen = {},
-                 .model = XInstructBlip::from_recipe(config->section("model"))};
+                 .model = XInstructBlip::from_recipe(without_aligner_inits(config->section("model")))};
   run.frozen = frozen_model_identities(run.model);
   const json stored = ckpt.meta.value("frozen_models", json());
   if (!stored.is_null() && stored != run.frozen) {
