@@ -103,6 +103,21 @@ std::map<std::string, std::string> captions_by_id(const std::filesystem::path& f
   return eval::read_caption_predictions(f);
 }
 
+/// Evaluates `run` (relative to `dir`) on the world's captions with 1-beam, 2-token generation
+/// into dir/out.
+CommandResult quick_caption_eval(const TempDir& dir, const std::string& run) {
+  dir.write("eval.yaml", fmt::format(R"(kind: eval
+run: {}
+data:
+  test: [{{reader: caption, path: captions.json, modality: segments, instructions: ["a short description"]}}]
+generate: {{caption: {{num_beams: 1, max_new_tokens: 2, min_new_tokens: 1}}}}
+threads: 1
+out: out
+)",
+                                     run));
+  return run_xib({"run", (dir / "eval.yaml").string(), "--plugin-dir", engine_plugin_dir().string()});
+}
+
 }  // namespace
 
 TEST_CASE("eval run: every test sample gets a prediction, the metrics are what the files score, the run is untouched") {
@@ -281,15 +296,7 @@ TEST_CASE("eval run: relative model paths of a run resolve against its training 
   REQUIRE_MESSAGE(t.exit_code == 0, diagnose(t));
   const auto ckpt = train::read_checkpoint(*train::find_latest_checkpoint(dir / "runs/a/r"), "model/");
   CHECK(ckpt.meta["recipe_dir"] == (dir / "recipes").string());
-  dir.write("eval.yaml", R"(kind: eval
-run: runs/a/r
-data:
-  test: [{reader: caption, path: captions.json, modality: segments, instructions: ["a short description"]}]
-generate: {caption: {num_beams: 1, max_new_tokens: 2, min_new_tokens: 1}}
-threads: 1
-out: out
-)");
-  const auto e = run_xib({"run", (dir / "eval.yaml").string(), "--plugin-dir", engine_plugin_dir().string()});
+  const auto e = quick_caption_eval(dir, "runs/a/r");
   CHECK_MESSAGE(e.exit_code == 0, diagnose(e));
   for (const auto& [name, tensor] : ckpt.tensors) CHECK(name.rfind("model/", 0) == 0);  // only what was asked for
 }
@@ -316,15 +323,7 @@ TEST_CASE("eval run: a run loads without the weights its aligner was initialised
   CHECK(read_file(dir / "b" / "config.yaml").find("init.safetensors") != std::string::npos);
   // The starting weights are gone; the checkpoint holds every aligner tensor, so evaluation loads.
   std::filesystem::remove(dir / "init.safetensors");
-  dir.write("eval.yaml", R"(kind: eval
-run: b
-data:
-  test: [{reader: caption, path: captions.json, modality: segments, instructions: ["a short description"]}]
-generate: {caption: {num_beams: 1, max_new_tokens: 2, min_new_tokens: 1}}
-threads: 1
-out: out
-)");
-  const auto e = run_xib({"run", (dir / "eval.yaml").string(), "--plugin-dir", engine_plugin_dir().string()});
+  const auto e = quick_caption_eval(dir, "b");
   CHECK_MESSAGE(e.exit_code == 0, diagnose(e));
   CHECK(std::filesystem::exists(dir / "out" / "metrics.json"));
 }
