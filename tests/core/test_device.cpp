@@ -117,3 +117,51 @@ TEST_CASE("aligner to(device): moving to where the parameters are keeps the very
   // Moving to a GPU swaps each tensor's storage in place (set_data, as torch.nn.Module.to does);
   // that path needs a CUDA machine and is not exercised here.
 }
+
+// ---- On a CUDA machine (skipped elsewhere: this build's LibTorch or this machine has no GPU) ----
+
+namespace {
+
+bool no_cuda() { return available_devices().size() < 2; }
+
+}  // namespace
+
+TEST_CASE("device (CUDA): an aligner moves to the GPU and back, with its values, and trains there" *
+          doctest::skip(no_cuda())) {
+  aligners::LinearOptions o;
+  o.encoder_width = 8;
+  o.queries = 2;
+  o.hidden = 4;
+  o.llm_width = 6;
+  auto a = aligners::make_linear(o);
+  const auto handles = a->named_parameters();
+  std::vector<at::Tensor> values;
+  for (const auto& [name, p] : handles) values.push_back(p.detach().clone());
+  const at::Tensor tokens = at::randn({3, 5, 8});
+  const at::Tensor on_cpu = a->align(tokens, {}).detach();
+
+  const c10::Device gpu = parse_device("cuda", "test");
+  a->to(gpu);
+  CHECK(a->device().is_cuda());
+  for (const auto& [name, p] : handles) {  // the caller's handles follow
+    INFO(name);
+    CHECK(p.is_cuda());
+    CHECK(p.requires_grad());
+    CHECK(p.is_leaf());
+  }
+  const at::Tensor out = a->align(tokens, {});  // CPU tokens are moved in
+  CHECK(out.is_cuda());
+  CHECK(at::allclose(out.cpu(), on_cpu, 1e-4, 1e-5));
+  out.pow(2).mean().backward();
+  for (const auto& [name, p] : handles) CHECK(p.grad().is_cuda());
+  {
+    AutocastScope autocast(gpu.type(), at::kBFloat16);
+    CHECK((a->align(tokens, {}).scalar_type() == at::kBFloat16));
+  }
+  a->to(c10::Device(c10::DeviceType::CPU));
+  for (size_t i = 0; i < handles.size(); ++i) {
+    CHECK(handles[i].second.is_cpu());
+    CHECK(at::equal(handles[i].second.detach(), values[i]));
+    CHECK(handles[i].second.grad().is_cpu());
+  }
+}

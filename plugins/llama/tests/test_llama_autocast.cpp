@@ -7,6 +7,7 @@
 #include "test_support.h"
 #include "torch_doctest.h"  // LibTorch + doctest, in the order that works
 #include "xib/device.h"
+#include "xib/generate.h"
 #include "xib/io/weight_source.h"
 #include "xib/weights/weight_loader.h"
 
@@ -94,4 +95,37 @@ TEST_CASE("llama to(device): the model starts on the CPU, and staying there keep
   CHECK(lm->device().is_cpu());
   CHECK(llama->decode_summary() == before);
   CHECK(lm->new_cache(2, 4)->batch_size() == 2);
+}
+
+TEST_CASE("llama to(device) (CUDA): logits, loss and greedy tokens on the GPU equal the CPU's" *
+          doctest::skip(xib::available_devices().size() < 2)) {
+  const auto src = xib::io::open_weights(data_dir() / "tiny-untied.ref.safetensors");
+  auto lm = xib::llama::load_llama({.path = (data_dir() / "tiny-untied").string(), .tokenizer = false});
+  const at::Tensor ids = ref(*src, "ids"), mask = ref(*src, "mask");
+  at::Tensor cpu_logits;
+  {
+    at::NoGradGuard no_grad;
+    cpu_logits = lm->forward(lm->embed(ids), mask);
+  }
+  const auto cpu_tokens = xib::greedy_generate_ids(*lm, {{5, 6, 7}}, {.max_new_tokens = 8}).tokens;
+
+  lm->to(xib::parse_device("cuda", "test"));
+  CHECK(lm->device().is_cuda());
+  {
+    at::NoGradGuard no_grad;
+    const at::Tensor logits = lm->forward(lm->embed(ids), mask);  // CPU ids and mask are moved in
+    CHECK(logits.is_cuda());
+    const at::Tensor real = mask.to(at::kBool).unsqueeze(-1).expand_as(cpu_logits);
+    CHECK((logits.cpu() - cpu_logits).abs().masked_select(real).max().item<double>() <= 1e-3);
+  }
+  CHECK(xib::greedy_generate_ids(*lm, {{5, 6, 7}}, {.max_new_tokens = 8}).tokens == cpu_tokens);
+  const at::Tensor e = ref(*src, "embeds").cuda().requires_grad_(true);
+  at::Tensor loss;
+  {
+    xib::AutocastScope autocast(c10::DeviceType::CUDA, at::kBFloat16);
+    loss = lm->loss(e, mask, ref(*src, "labels"));
+  }
+  loss.backward();
+  CHECK(std::abs(loss.item<double>() - ref(*src, "loss").item<double>()) < 1e-2 * ref(*src, "loss").item<double>());
+  CHECK(at::isfinite(e.grad()).all().item<bool>());
 }
