@@ -8,6 +8,20 @@
 
 using namespace xib;
 
+namespace {
+
+/// A linear aligner of 8-wide tokens → 2 queries of width 6, on the CPU.
+std::unique_ptr<aligners::LinearAligner> small_linear() {
+  aligners::LinearOptions o;
+  o.encoder_width = 8;
+  o.queries = 2;
+  o.hidden = 4;
+  o.llm_width = 6;
+  return aligners::make_linear(o);
+}
+
+}  // namespace
+
 TEST_CASE("device: cpu, cuda and cuda:N are the spellings, others are refused with the list") {
   CHECK(parse_device("cpu", "r.yaml: run.device").is_cpu());
   CHECK(is_device_spelling("cpu"));
@@ -98,12 +112,7 @@ TEST_CASE("autocast scope: a bf16 forward and an f32 backward give f32 gradients
 }
 
 TEST_CASE("aligner to(device): moving to where the parameters are keeps the very same tensors") {
-  aligners::LinearOptions o;
-  o.encoder_width = 8;
-  o.queries = 2;
-  o.hidden = 4;
-  o.llm_width = 6;
-  auto a = aligners::make_linear(o);
+  auto a = small_linear();
   CHECK(a->device().is_cpu());
   const auto before = a->named_parameters();
   a->to(c10::Device(c10::DeviceType::CPU));
@@ -128,12 +137,7 @@ bool no_cuda() { return available_devices().size() < 2; }
 
 TEST_CASE("device (CUDA): an aligner moves to the GPU and back, with its values, and trains there" *
           doctest::skip(no_cuda())) {
-  aligners::LinearOptions o;
-  o.encoder_width = 8;
-  o.queries = 2;
-  o.hidden = 4;
-  o.llm_width = 6;
-  auto a = aligners::make_linear(o);
+  auto a = small_linear();
   const auto handles = a->named_parameters();
   std::vector<at::Tensor> values;
   for (const auto& [name, p] : handles) values.push_back(p.detach().clone());
