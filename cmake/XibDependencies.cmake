@@ -37,12 +37,7 @@ foreach(_dir ${TORCH_INCLUDE_DIRS})
   endif()
 endforeach()
 find_package(nlohmann_json 3.10 REQUIRED)
-# Image decoding and encoding (kernel/src/io/image*.cpp).
-find_package(PNG REQUIRED)
-find_package(JPEG REQUIRED)
-# PCRE2 (UTF + Unicode properties) for the byte-level BPE pre-tokenizer regexes (plugins/llama/text).
 find_package(PkgConfig REQUIRED)
-pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
 find_package(Threads REQUIRED)
 if(XIB_BUILD_TESTS)
   find_package(doctest REQUIRED)

@@ -1,25 +1,9 @@
-# Helpers every folder uses, so a new plugin or test area is a few lines.
+# Helpers every folder uses, so a new test area is a few lines (xib_add_plugin: XibPlugin.cmake).
 
 # xib_use_torch_pch(<target>): precompile <torch/torch.h> for a torch-heavy target. Torch-free
 # sources in it opt out with set_source_files_properties(... SKIP_PRECOMPILE_HEADERS ON).
 function(xib_use_torch_pch target)
   target_precompile_headers(${target} PRIVATE <torch/torch.h>)
-endfunction()
-
-# xib_add_plugin(<name> SOURCES ... [LIBRARIES ...] [OUTPUT_DIR dir])
-# Builds xib-plugin-<name>.so, a shared library the kernel loads at run time.
-function(xib_add_plugin name)
-  cmake_parse_arguments(P "" "OUTPUT_DIR" "SOURCES;LIBRARIES" ${ARGN})
-  if(NOT P_OUTPUT_DIR)
-    set(P_OUTPUT_DIR ${XIB_PLUGIN_OUTPUT_DIR})
-  endif()
-  add_library(xib-plugin-${name} MODULE ${P_SOURCES})
-  target_link_libraries(xib-plugin-${name} PRIVATE xib_kernel xib_warnings ${P_LIBRARIES})
-  target_compile_definitions(xib-plugin-${name} PRIVATE XIB_PLUGIN_NAME="${name}")
-  set_target_properties(xib-plugin-${name} PROPERTIES
-    PREFIX "" OUTPUT_NAME "xib-plugin-${name}" SUFFIX ".so"
-    LIBRARY_OUTPUT_DIRECTORY ${P_OUTPUT_DIR}
-    CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
 endfunction()
 
 # xib_add_test(<name> SOURCES ... [LIBRARIES ...] [LABELS ...])

@@ -44,7 +44,6 @@ model:
         heads: 12
         ffn: 1536
         queries: 8
-        llm_width: 576
         init: {path: $minilm, format: bert}
 data:
   train:

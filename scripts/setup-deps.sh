@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs the system packages xib needs (Debian bookworm; apt) and selects the OpenMP OpenBLAS
 # as BLAS/LAPACK. Idempotent: when everything is present it only queries dpkg and exits.
+# The packages are the `base` group below plus every system-packages.txt of the tree: each
+# media library (kernel/media/<kind>/), modality (modalities/<name>/) and plugin
+# (plugins/<name>/) lists its own, so adding one edits no shared script.
 #
 #   scripts/setup-deps.sh [--asan] [--with GROUP]... [--check] [--list]
 #
@@ -14,19 +17,31 @@ set -euo pipefail
 declare -A GROUPS_PKGS=(
   [base]="build-essential cmake ninja-build ccache pkg-config git libtorch-dev libopenblas0-openmp
           libboost-dev libboost-program-options-dev libyaml-cpp-dev libfmt-dev nlohmann-json3-dev
-          doctest-dev python3 python3-pip python3-venv ca-certificates clang-format
-          libpcre2-dev libpng-dev libjpeg62-turbo-dev libsentencepiece-dev libhdf5-dev
-          python3-h5py"
+          doctest-dev python3 python3-pip python3-venv ca-certificates clang-format binutils
+          libhdf5-dev python3-h5py"
   # The sanitizer runtime is versioned with clang; bookworm's default clang is 14.
   [asan]="clang libclang-rt-14-dev"
 )
 declare -A GROUPS_INFO=(
-  [base]="compilers, LibTorch, OpenBLAS (OpenMP), Boost, yaml-cpp, fmt, nlohmann-json, doctest, python3+pip, PCRE2, libpng, libjpeg-turbo, sentencepiece, HDF5 (+ h5py for the cache tests)"
+  [base]="compilers, LibTorch, OpenBLAS (OpenMP), Boost, yaml-cpp, fmt, nlohmann-json, doctest, python3+pip, binutils, HDF5 (+ h5py for the cache tests)"
   [asan]="clang and its sanitizer runtime, for -DXIB_SANITIZE=address,undefined builds"
 )
 
 # The packages of a group, one a line.
 pkgs_of() { local -a p; read -r -d '' -a p <<<"${GROUPS_PKGS[$1]}" || true; printf '%s\n' "${p[@]}"; }
+
+# The parts' own lists: every system-packages.txt under kernel/media, modalities, plugins and
+# datasets ('#' comments, blank lines and surrounding spaces ignored).
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+part_lists() {
+  find "$root/kernel/media" "$root/modalities" "$root/plugins" "$root/datasets" -maxdepth 2 \
+    -name system-packages.txt -type f 2>/dev/null | sort
+}
+part_pkgs() {
+  local f
+  while read -r f; do sed -e 's/#.*//' -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' "$f" | grep -v '^$' || true; done \
+    < <(part_lists)
+}
 
 say() { printf 'setup-deps: %s\n' "$*"; }
 die() { printf 'setup-deps: error: %s\n' "$1" >&2; exit "${2:-1}"; }
@@ -48,6 +63,10 @@ while (($#)); do
         words=$(pkgs_of "$g")
         printf '%-6s %s\n       %s\n' "$g" "${GROUPS_INFO[$g]}" "${words//$'\n'/ }"
       done
+      while read -r f; do
+        words=$(sed -e 's/#.*//' -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' "$f" | grep -v '^$' || true)
+        printf '%-6s %s\n       %s\n' part "${f#"$root"/}" "${words//$'\n'/ }"
+      done < <(part_lists)
       exit 0 ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument '$1'" 2 ;;
@@ -68,14 +87,16 @@ need_root() {
   fi
 }
 
-# Every requested package, once, in order.
+# Every requested package, once, in order: the groups', then the parts' lists.
 declare -A seen=()
 wanted=()
-for g in "${groups[@]}"; do
+add_wanted() {
   while read -r p; do
-    [[ -n "${seen[$p]+x}" ]] || { seen[$p]=1; wanted+=("$p"); }
-  done < <(pkgs_of "$g")
-done
+    [[ -z "$p" || -n "${seen[$p]+x}" ]] || { seen[$p]=1; wanted+=("$p"); }
+  done
+}
+for g in "${groups[@]}"; do add_wanted < <(pkgs_of "$g"); done
+add_wanted < <(part_pkgs)
 
 # A package counts as present only when fully installed (not "deinstall ... config-files").
 missing=()
@@ -85,7 +106,7 @@ for p in "${wanted[@]}"; do
 done
 
 if ((${#missing[@]} == 0)); then
-  say "all ${#wanted[@]} packages installed (groups: ${groups[*]})"
+  say "all ${#wanted[@]} packages installed (groups: ${groups[*]}; and $(part_lists | wc -l) system-packages.txt)"
 elif ((check_only)); then
   say "missing: ${missing[*]}"
 else

@@ -4,7 +4,7 @@
 
 #include "lavis_load.h"
 #include "xib/datasets/lavis_reader.h"
-#include "xib/datasets/templates.h"
+#include "xib/prompts.h"
 
 namespace xib::datasets {
 
@@ -20,6 +20,8 @@ std::vector<std::pair<std::string, double>> answer_weights(const std::vector<std
   }
   return out;
 }
+
+std::string canonical_modality(std::string_view modality) { return modality == "3d" ? "pc" : std::string(modality); }
 
 LavisDataset::LavisDataset(LavisReaderOptions options) : options_(std::move(options)) {
   name_ = options_.name.empty() ? options_.path.stem().string() : options_.name;

@@ -10,8 +10,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "xib/datasets/templates.h"
+#include "xib/datasets/lavis_reader.h"
 #include "xib/error.h"
+#include "xib/prompts.h"
 
 namespace xib::datasets {
 
@@ -77,10 +78,23 @@ void LavisReaderOptions::validate(Validator& v) const {
       }
     }
   } else {
-    auto modalities = template_modalities();
-    modalities.push_back("3d");
-    v.one_of("modality", modality, modalities);
-    v.one_of("task", t, template_tasks());
+    // The templates come with the modality's plugin (xib/prompts.h).
+    const std::string m = canonical_modality(modality);
+    const auto known = Registry::global().names<ModalityPrompts>();
+    if (std::find(known.begin(), known.end(), m) == known.end()) {
+      const auto near = nearest_name(m, known);
+      v.require(false, "modality",
+                known.empty() ? std::string("a modality whose plugin is loaded")
+                              : "a modality whose plugin is loaded, one of: " + join_names(known),
+                fmt::format("'{}'", modality),
+                near ? fmt::format("did you mean '{}'?", *near)
+                     : "load its plugin, or give the dataset its own instructions: list");
+    } else {
+      const auto prompts = modality_prompts(m);
+      std::vector<std::string> tasks;
+      for (const auto& [task, _] : prompts->templates) tasks.push_back(task);
+      v.one_of("task", t, tasks);
+    }
   }
 }
 

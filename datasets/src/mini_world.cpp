@@ -127,8 +127,8 @@ Scene sample_scene(Rng& rng, int64_t min_objects, int64_t max_objects) {
   return s;
 }
 
-io::Image render_scene(const Scene& scene, int size) {
-  io::Image img;
+media::Image render_scene(const Scene& scene, int size) {
+  media::Image img;
   img.width = img.height = size;
   img.rgb.resize(static_cast<size_t>(size) * size * 3);
   const Rgb bg = colour_values().at(scene.background);

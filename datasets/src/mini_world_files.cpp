@@ -7,6 +7,7 @@
 
 #include "xib/datasets/mini_world.h"
 #include "xib/error.h"
+#include "xib/files.h"
 #include "xib/plot.h"
 #include "xib/progress.h"
 #include "xib/recipe.h"
@@ -79,7 +80,7 @@ WorldSummary write_world(const WorldOptions& o) {
       const Scene scene = sample_scene(rng, o.min_objects, o.max_objects);
       const std::string id = fmt::format("{}_{:05}", split, i);
       const std::string rel = "images/" + id + ".png";
-      io::write_image(render_scene(scene, static_cast<int>(o.size)), o.out / rel);
+      media::write_image(render_scene(scene, static_cast<int>(o.size)), o.out / rel);
       const auto refs = describe_scene(scene, rng, o.captions);
       if (std::string(split) == "train") {
         for (const auto& c : refs) captions.push_back({{"image", rel}, {"caption", c}, {"image_id", id}});

@@ -3,7 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "dataset_test_support.h"
-#include "xib/datasets/templates.h"
+#include "xib/prompts.h"
 
 using namespace xib;
 using namespace xib::datasets;
@@ -109,8 +109,13 @@ TEST_CASE("bad options are ConfigErrors, each pointing at its key") {
 }
 
 TEST_CASE("unknown template lookups list what exists") {
+  xib::test::register_test_prompts();
   const std::string r = report_of<NotFoundError>([] { instruction_templates("image", "captoin"); });
   CHECK(has(r, "did you mean 'caption'"));
   CHECK(has(r, "caption, qa"));
   CHECK(has(report_of<NotFoundError>([] { instruction_templates("vidoe", "qa"); }), "did you mean 'video'"));
+  // A reader section naming a modality whose plugin (and so whose templates) is not loaded.
+  CHECK(
+      has(report_of<ConfigError>([] { open_lavis("{reader: caption, path: caption_train.json, modality: thermal}"); }),
+          "whose plugin is loaded"));
 }

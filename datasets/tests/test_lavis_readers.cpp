@@ -7,7 +7,7 @@
 #include <set>
 
 #include "dataset_test_support.h"
-#include "xib/datasets/templates.h"
+#include "xib/prompts.h"
 
 using namespace xib;
 using namespace xib::datasets;
@@ -153,16 +153,10 @@ TEST_CASE("options: modality templates, 3d as pc, own instructions, limit, name,
   CHECK(tasked.get(0, rng).task == "qa");
 }
 
-TEST_CASE("templates: several per modality and task, qa ones hold the question, caption ones do not") {
-  for (const std::string m : {"image", "video", "audio", "pc"}) {
-    for (const std::string t : {"caption", "qa"}) {
-      const auto& ts = instruction_templates(m, t);
-      CHECK(ts.size() >= 5);
-      CHECK(std::set<std::string>(ts.begin(), ts.end()).size() == ts.size());
-      for (const auto& s : ts) CHECK((s.find("{question}") != std::string::npos) == (t == "qa"));
-    }
-  }
-  CHECK(instruction_templates("3d", "caption") == instruction_templates("pc", "caption"));
+TEST_CASE("templates come from the registered prompts of the modality, filling and evaluation instructions") {
+  xib::test::register_test_prompts();
+  CHECK(instruction_templates("audio", "qa") == xib::test::test_prompts("audio").templates.at("qa"));
+  CHECK(modality_prompts("pc")->cue == " pc: ");
   CHECK(fill_template("{question} or {question}?", "x") == "x or x?");
   CHECK(fill_template("no placeholder", "x") == "no placeholder");
   CHECK(evaluation_instruction("caption") == "a short description");

@@ -8,7 +8,7 @@
 #include "dataset_test_support.h"
 #include "test_support.h"
 #include "xib/datasets/mini_world.h"
-#include "xib/io/image.h"
+#include "xib/media/image.h"
 
 using namespace xib;
 using namespace xib::datasets;
@@ -46,13 +46,13 @@ TEST_CASE("mini world: every object is drawn where the scene says, in its colour
   for (int i = 0; i < 40; ++i) {
     const Scene s = sample_scene(rng, 1, 4);
     REQUIRE(!s.objects.empty());
-    const io::Image img = render_scene(s, 96);
+    const media::Image img = render_scene(s, 96);
     std::set<int> cells;
     for (const auto& o : s.objects) {
       CHECK(cells.insert(o.cell).second);  // one object per cell
       CHECK(o.colour != s.background);
       const int x = static_cast<int>(o.cx * 96), y = static_cast<int>(o.cy * 96 + (o.shape == "triangle" ? 4 : 0));
-      const io::Image probe =
+      const media::Image probe =
           render_scene(Scene{.background = o.colour == "black" ? "white" : "black", .objects = {o}}, 96);
       // The pixel at the object's centre has the object's colour in the scene as in a lone drawing.
       for (int ch = 0; ch < 3; ++ch) CHECK(img.at(x, y, ch) == probe.at(x, y, ch));
@@ -93,6 +93,7 @@ TEST_CASE("mini world: captions name every object and questions are answered by 
 }
 
 TEST_CASE("mini world: the files are LAVIS annotations the readers accept, and a different world is not overwritten") {
+  test::register_test_prompts();  // the image plugin, which owns the templates, is not loaded here
   test::TempDir dir;
   const auto summary = write_world(small_world(dir.path()));
   CHECK(summary.images == 20);
@@ -106,7 +107,7 @@ TEST_CASE("mini world: the files are LAVIS annotations the readers accept, and a
   CHECK(qa.size() == 12);
   const auto val = nlohmann::json::parse(std::ifstream(dir / "caption_val.json"));
   CHECK(val[0]["caption"].size() == 5);
-  const io::Image img = io::read_image(dir / "images/val_00000.png");
+  const media::Image img = media::read_image(dir / "images/val_00000.png");
   CHECK(img.width == 64);
 
   CHECK_NOTHROW(write_world(small_world(dir.path())));  // the same world: kept as it is

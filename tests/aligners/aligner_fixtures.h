@@ -70,10 +70,11 @@ std::string report_of(F&& f) {
   return "<no error>";
 }
 
-/// The Q-Former of the fixtures: 3 layers, hidden 32, 4 heads, FFN 64, 8 queries, encoder
-/// width 24, cross-attention every 2 layers, vocab 80, 128 positions, d_llm 16.
+/// The Q-Former of the fixtures (an image aligner): 3 layers, hidden 32, 4 heads, FFN 64, 8
+/// queries, encoder width 24, cross-attention every 2 layers, vocab 80, 128 positions, d_llm 16.
 inline aligners::QFormerOptions fixture_qformer() {
-  return {.layers = 3,
+  return {.modality = "image",
+          .layers = 3,
           .hidden = 32,
           .heads = 4,
           .ffn = 64,

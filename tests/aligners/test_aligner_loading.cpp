@@ -1,6 +1,7 @@
 // Loading aligner weights through the maps: LAVIS's own key list, X-InstructBLIP per-modality
 // checkpoints, BLIP-2 stage 1 (vocabulary growth), plain BERT (all-MiniLM-L6-v2), wrong
 // modality and wrong sizes; and the recipe `aligner:` section choosing the implementation.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -281,55 +282,98 @@ TEST_CASE("loading: first_layers initialises a shallower Q-Former from MiniLM's 
 }
 
 TEST_CASE("recipe: `aligner: {type: …}` swaps the implementation and nothing else") {
-  const std::string keys =
-      "layers: 2, hidden: 32, heads: 4, ffn: 64, queries: 8, encoder_width: 24, "
-      "vocab: 80, max_positions: 128, llm_width: 16";
+  // The model's facts come as a typed context, never as recipe keys.
+  const AlignerContext ctx{.modality = "image", .encoder_width = 24, .llm_width = 16};
+  const std::string keys = "layers: 2, hidden: 32, heads: 4, ffn: 64, queries: 8, vocab: 80, max_positions: 128";
   for (const std::string type : {"qformer", "linear"}) {
     CAPTURE(type);
     auto src = ConfigSource::from_string("aligner: {type: " + type + ", " + keys + "}", "test.yaml", ".");
-    const auto a = create_aligner(src->section("aligner"));
+    const auto a = make_aligner(ctx, src->section("aligner"));
     CHECK(a->type() == type);
     CHECK(a->num_queries() == 8);
     CHECK(a->input_width() == 24);
     CHECK(a->output_width() == 16);
     CHECK(a->uses_instruction() == (type == "qformer"));
   }
-  SUBCASE("the type defaults to qformer") {
+  SUBCASE("the type defaults to qformer, and so does an absent section") {
     auto src = ConfigSource::from_string("aligner: {" + keys + "}", "test.yaml", ".");
-    CHECK(create_aligner(src->section("aligner"))->type() == "qformer");
+    CHECK(make_aligner(ctx, src->section("aligner"))->type() == "qformer");
+    CHECK(make_aligner(ctx, src->section("nothing_here"))->type() == kDefaultAlignerType);
+  }
+  SUBCASE("each type declares its own keys; the linear type lists none of the Q-Former's") {
+    const auto linear = Registry::global().get(Aligner::kKind, "linear").keys;
+    const auto qformer = Registry::global().get(Aligner::kKind, "qformer").keys;
+    CHECK(linear == std::vector<std::string>{"queries", "hidden", "encoder_ln_eps", "seed", "init"});
+    for (const char* k : {"layers", "heads", "ffn", "cross_attention_freq", "vocab", "dropout", "vocab_file"}) {
+      CHECK(std::find(qformer.begin(), qformer.end(), k) != qformer.end());
+      CHECK(std::find(linear.begin(), linear.end(), k) == linear.end());
+    }
+  }
+  SUBCASE("a key of another type is accepted (and logged once as unused); a key of none is an error") {
+    auto src = ConfigSource::from_string("aligner: {type: linear, queries: 4, hidden: 8, layers: 6, heads: 2}",
+                                         "test.yaml", ".");
+    const auto a = make_aligner(ctx, src->section("aligner"));
+    CHECK(a->type() == "linear");
+    CHECK(a->num_queries() == 4);
+    auto bad = ConfigSource::from_string("aligner: {type: linear, queries: 4, layres: 6}", "test.yaml", ".");
+    const std::string r = test::report_of<ConfigError>([&] { make_aligner(ctx, bad->section("aligner")); });
+    CHECK_MESSAGE(r.find("unknown key 'layres'") != std::string::npos, r);
+    CHECK_MESSAGE(r.find("did you mean 'layers'") != std::string::npos, r);
+    CHECK_MESSAGE(r.find("test.yaml:1") != std::string::npos, r);
+  }
+  SUBCASE("the widths and the modality are the model's: a recipe key for one is refused, saying so") {
+    for (const char* key : {"llm_width", "encoder_width", "modality"}) {
+      CAPTURE(key);
+      auto src = ConfigSource::from_string(fmt::format("aligner: {{type: qformer, {}: 7}}", key), "test.yaml", ".");
+      const std::string r = test::report_of<ConfigError>([&] { make_aligner(ctx, src->section("aligner")); });
+      CHECK_MESSAGE(r.find("the model sets it") != std::string::npos, r);
+    }
+  }
+  SUBCASE("a context without the model's facts is a usage error") {
+    auto src = ConfigSource::from_string("aligner: {type: linear}", "test.yaml", ".");
+    CHECK_THROWS_AS(make_aligner({.modality = "image", .encoder_width = 24}, src->section("aligner")), UsageError);
+    CHECK_THROWS_AS(make_aligner({.encoder_width = 24, .llm_width = 16}, src->section("aligner")), UsageError);
   }
   SUBCASE("an unknown type lists the registered ones") {
     auto src = ConfigSource::from_string("aligner: {type: qformr}", "test.yaml", ".");
     try {
-      create_aligner(src->section("aligner"));
+      make_aligner(ctx, src->section("aligner"));
       FAIL("no error");
     } catch (const NotFoundError& e) {
       CHECK(e.report().find("linear") != std::string::npos);
-      CHECK(e.report().find("qformer") != std::string::npos);
+      CHECK(e.report().find("did you mean 'qformer'") != std::string::npos);
     }
   }
   SUBCASE("an unknown key names the section") {
     auto src = ConfigSource::from_string("aligner: {type: qformer, layres: 2}", "test.yaml", ".");
-    CHECK(test::report_of<ConfigError>([&] { create_aligner(src->section("aligner")); }).find("layers") !=
+    CHECK(test::report_of<ConfigError>([&] { make_aligner(ctx, src->section("aligner")); }).find("layers") !=
           std::string::npos);
+  }
+  SUBCASE("load_init false (reloading a run) leaves init: unread, even when its file is gone") {
+    auto src = ConfigSource::from_string("aligner: {type: qformer, " + keys + ", init: {path: gone.safetensors}}",
+                                         "test.yaml", ".");
+    AlignerContext reload = ctx;
+    reload.load_init = false;
+    CHECK(make_aligner(reload, src->section("aligner"))->type() == "qformer");
+    CHECK_THROWS(make_aligner(ctx, src->section("aligner")));
   }
   SUBCASE("init: a checkpoint path resolves against the recipe's folder") {
     const auto dir = test::aligner_data("");
     auto src = ConfigSource::from_string(
-        "aligner: {type: qformer, layers: 3, hidden: 32, heads: 4, ffn: 64, queries: 8, encoder_width: 24, "
-        "vocab: 80, max_positions: 128, llm_width: 16, init: {path: qformer_weights.safetensors}}",
+        "aligner: {type: qformer, layers: 3, hidden: 32, heads: 4, ffn: 64, queries: 8, "
+        "vocab: 80, max_positions: 128, init: {path: qformer_weights.safetensors}}",
         "test.yaml", dir);
-    const auto a = create_aligner(src->section("aligner"));
+    const auto a = make_aligner(ctx, src->section("aligner"));
     auto ref = aligners::make_qformer(test::fixture_qformer());
     ref->load({.path = test::aligner_data("qformer_weights.safetensors")});
     CHECK(at::equal(a->named_parameters().back().second, ref->named_parameters().back().second));
   }
   SUBCASE("a linear aligner skips a Q-Former-only init (bert) and starts fresh, so recipes swap type: alone") {
     auto src = ConfigSource::from_string(
-        "aligner: {type: linear, queries: 4, hidden: 8, encoder_width: 24, llm_width: 16, layers: 6, "
+        "aligner: {type: linear, queries: 4, hidden: 8, layers: 6, "
         "init: {path: no_such_bert.safetensors, format: bert}}",
         "test.yaml", ".");
-    const auto a = create_aligner(src->section("aligner"));
+    const auto a = make_aligner(ctx, src->section("aligner"));
     const auto fresh = aligners::make_linear({.queries = 4, .hidden = 8, .encoder_width = 24, .llm_width = 16});
     REQUIRE(a->named_parameters().size() == fresh->named_parameters().size());
     for (size_t i = 0; i < fresh->named_parameters().size(); ++i) {
@@ -342,10 +386,10 @@ TEST_CASE("recipe: `aligner: {type: …}` swaps the implementation and nothing e
       return;
     }
     auto src = ConfigSource::from_string(
-        "aligner: {type: qformer, layers: 6, hidden: 384, heads: 12, ffn: 1536, queries: 4, encoder_width: 48, "
-        "llm_width: 8, init: {path: all-minilm-l6-v2, format: bert}}",
+        "aligner: {type: qformer, layers: 6, hidden: 384, heads: 12, ffn: 1536, queries: 4, "
+        "init: {path: all-minilm-l6-v2, format: bert}}",
         "test.yaml", test::aligner_data(""));
-    const auto a = create_aligner(src->section("aligner"));
+    const auto a = make_aligner({.modality = "image", .encoder_width = 48, .llm_width = 8}, src->section("aligner"));
     io::SafetensorsFile st(ModelCache().resolve("all-minilm-l6-v2/model.safetensors"));
     const auto params = a->named_parameters();
     std::map<std::string, at::Tensor> now(params.begin(), params.end());
@@ -354,7 +398,7 @@ TEST_CASE("recipe: `aligner: {type: …}` swaps the implementation and nothing e
   }
   SUBCASE("a bad init format is refused with the choices") {
     auto src = ConfigSource::from_string("aligner: {type: linear, init: {format: bret}}", "test.yaml", ".");
-    CHECK(test::report_of<ConfigError>([&] { create_aligner(src->section("aligner")); }).find("bert") !=
+    CHECK(test::report_of<ConfigError>([&] { make_aligner(ctx, src->section("aligner")); }).find("bert") !=
           std::string::npos);
   }
 }

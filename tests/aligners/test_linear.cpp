@@ -14,7 +14,9 @@ using xib::test::compare;
 
 namespace {
 
-aligners::LinearOptions fixture_linear() { return {.queries = 8, .hidden = 32, .encoder_width = 24, .llm_width = 16}; }
+aligners::LinearOptions fixture_linear() {
+  return {.modality = "image", .queries = 8, .hidden = 32, .encoder_width = 24, .llm_width = 16};
+}
 
 }  // namespace
 

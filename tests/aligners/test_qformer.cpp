@@ -34,15 +34,7 @@ std::filesystem::path vocab_txt() { return ModelCache::default_root() / "all-min
 TEST_CASE("qformer: parameters are the table of weights::maps::qformer_params") {
   const auto o = test::fixture_qformer();
   const auto a = aligners::make_qformer(o);
-  const auto expected = weights::maps::qformer_params({.layers = o.layers,
-                                                       .hidden = o.hidden,
-                                                       .ffn = o.ffn,
-                                                       .vocab = o.vocab,
-                                                       .max_positions = o.max_positions,
-                                                       .queries = o.queries,
-                                                       .encoder_width = o.encoder_width,
-                                                       .cross_attention_freq = o.cross_attention_freq,
-                                                       .llm_width = o.llm_width});
+  const auto expected = weights::maps::qformer_params(o.shape());
   const auto params = a->named_parameters();
   REQUIRE(params.size() == expected.size());
   for (size_t i = 0; i < params.size(); ++i) {

@@ -7,6 +7,7 @@
 
 #include "test_support.h"
 #include "xib/error.h"
+#include "xib/files.h"
 #include "xib/plot.h"
 
 namespace {
@@ -67,4 +68,23 @@ TEST_CASE("write_text_file: atomic replace, parents created, failure keeps the o
   CHECK(xib::test::read_file(f) == "two");
   CHECK_THROWS_AS(xib::write_text_file(dir / "a/b/report.md/x", "three"), xib::IoError);
   CHECK(xib::test::read_file(f) == "two");
+}
+
+TEST_CASE("svg plot: a one-step run (a loss beside its smoothed copy, ULPs apart) draws at once") {
+  // The report of a one-step run plots the loss and its smoothed curve: the same value up to
+  // rounding. Ticks were a running sum of a step below the values' precision: an endless loop.
+  const double loss = 11.808267593383787;
+  const auto smoothed = xib::smooth_ema({loss}, 0.6);
+  const std::string svg = xib::svg_line_plot({{.name = "loss", .x = {1}, .y = {loss}},
+                                              {.name = "smoothed", .x = {1}, .y = {std::nextafter(loss, 20.0)}},
+                                              {.name = "ema", .x = {1}, .y = smoothed}},
+                                             {.title = "training loss"});
+  CHECK(svg.find("</svg>") != std::string::npos);
+  CHECK(svg.size() < 100000);
+  // Ranges narrow relative to their values, wide or tiny in absolute terms, still give a few ticks.
+  for (const auto& [lo, hi] : std::vector<std::pair<double, double>>{{1e9, 1e9 + 1e-3}, {1e-20, 3e-20}, {-5, 5}}) {
+    const std::string s = xib::svg_line_plot({{.name = "y", .x = {0, 1}, .y = {lo, hi}}}, {});
+    CHECK(s.find("</svg>") != std::string::npos);
+    CHECK(s.size() < 100000);
+  }
 }

@@ -186,3 +186,93 @@ TEST_CASE("the per-sample generator differs between samples and repeats with the
   for (const Sample& x : batch) answers.insert(x.answer);
   CHECK(answers.size() == batch.size());
 }
+
+TEST_CASE("two ranks: each global step's shards are disjoint and together the one-process batch at 2B") {
+  // Sizes that are multiples of the global batch: no batch straddles two epochs of a dataset, so
+  // no sample can come twice in one global step. (A straddling batch is still the one-process
+  // batch split in two: the case below with other sizes.)
+  const auto datasets = fake_datasets({12, 30, 6});
+  auto shard = [&](int64_t rank) {
+    DataStreamOptions o = opts(3, 5);
+    o.rank = rank;
+    o.world_size = 2;
+    return DataStream(datasets, o);
+  };
+  DataStream r0 = shard(0), r1 = shard(1), one(datasets, opts(6, 5));
+  for (int step = 0; step < 60; ++step) {
+    CAPTURE(step);
+    const auto a = keys(r0.next_batch()), b = keys(r1.next_batch()), whole = keys(one.next_batch());
+    REQUIRE(a.size() == 3);
+    REQUIRE(b.size() == 3);
+    std::vector<std::string> joined = a;
+    joined.insert(joined.end(), b.begin(), b.end());
+    CHECK(joined == whole);  // rank 0 the first half, rank 1 the second, same per-sample draws
+    std::set<std::string> ids_a, ids_b;
+    for (const auto& k : a) ids_a.insert(k.substr(0, k.find('/')));
+    for (const auto& k : b) ids_b.insert(k.substr(0, k.find('/')));
+    for (const auto& id : ids_a) CHECK(ids_b.count(id) == 0);
+    // Positions count global samples: every rank's state is the one-process state.
+    CHECK(r0.state() == one.state());
+    CHECK(r1.state() == one.state());
+  }
+}
+
+TEST_CASE("two ranks: with batches that straddle epochs, the shards are still the halves of the one-process batch") {
+  const auto datasets = fake_datasets({5, 7});
+  DataStreamOptions a = opts(3, 2), b = opts(3, 2);
+  a.world_size = b.world_size = 2;
+  b.rank = 1;
+  DataStream r0(datasets, a), r1(datasets, b), one(datasets, opts(6, 2));
+  for (int step = 0; step < 30; ++step) {
+    auto joined = keys(r0.next_batch());
+    const auto second = keys(r1.next_batch());
+    joined.insert(joined.end(), second.begin(), second.end());
+    CHECK(joined == keys(one.next_batch()));
+  }
+}
+
+TEST_CASE("two ranks resume at any step: a restored shard continues as the uninterrupted one") {
+  const auto datasets = fake_datasets({7, 13});
+  auto shard = [&](int64_t rank) {
+    DataStreamOptions o = opts(2, 9);
+    o.rank = rank;
+    o.world_size = 2;
+    return DataStream(datasets, o);
+  };
+  for (int at : {0, 1, 5, 12}) {
+    CAPTURE(at);
+    for (int64_t rank : {0, 1}) {
+      DataStream full = shard(rank);
+      take(full, at);
+      const nlohmann::json state = full.state();
+      const auto rest = take(full, 10);
+      DataStream resumed = shard(rank);
+      resumed.restore(state);
+      CHECK(take(resumed, 10) == rest);
+    }
+  }
+  // A state of one process at the global batch resumes a shard, and the other way round.
+  DataStream one(datasets, opts(4, 9));
+  take(one, 3);
+  DataStream r1 = shard(1);
+  r1.restore(one.state());
+  const auto from_shard = take(r1, 4);
+  std::vector<std::vector<std::string>> second_halves;
+  for (const auto& batch : take(one, 4)) second_halves.emplace_back(batch.begin() + 2, batch.end());
+  CHECK(from_shard == second_halves);
+  // Another global batch size is refused, naming it.
+  DataStream other(datasets, opts(3, 9));
+  CHECK_THROWS_AS(other.restore(r1.state()), UsageError);
+}
+
+TEST_CASE("a rank outside the world is refused") {
+  DataStreamOptions o = opts(2);
+  o.world_size = 2;
+  o.rank = 2;
+  CHECK_THROWS_AS(DataStream(fake_datasets({4}), o), UsageError);
+  o.rank = -1;
+  CHECK_THROWS_AS(DataStream(fake_datasets({4}), o), UsageError);
+  o.rank = 0;
+  o.world_size = 0;
+  CHECK_THROWS_AS(DataStream(fake_datasets({4}), o), UsageError);
+}

@@ -107,7 +107,7 @@ void write_segments_world(const std::filesystem::path& dir, int n, int segments,
 }
 
 std::string train_recipe(const std::string& aligner_type, const std::string& run_keys, int batch_size,
-                         const std::string& llm_path, int llm_width) {
+                         const std::string& llm_path) {
   return fmt::format(R"(kind: train
 description: end-to-end test run
 model:
@@ -122,7 +122,6 @@ model:
         hidden: 32
         heads: 2
         ffn: 64
-        llm_width: {}
 data:
   train:
     - {{reader: caption, path: captions.json, modality: segments, instructions: ["a short description"]}}
@@ -132,7 +131,7 @@ run:
   out: run
   {}
 )",
-                     llm_path, aligner_type, llm_width, batch_size, run_keys);
+                     llm_path, aligner_type, batch_size, run_keys);
 }
 
 std::filesystem::path engine_plugin_dir() { return fixture_plugin_dir() / "engine"; }

@@ -26,7 +26,7 @@ void write_segments_world(const std::filesystem::path& dir, int n, int segments 
 /// A `kind: train` recipe over the two above (paths relative to `dir`), `run_yaml` spliced in as
 /// the run section's keys ("steps: 10\n  lr: 1e-3").
 std::string train_recipe(const std::string& aligner_type, const std::string& run_keys, int batch_size = 4,
-                         const std::string& llm_path = "lm", int llm_width = 64);
+                         const std::string& llm_path = "lm");
 
 /// The folder holding the fixture "segments" modality plugin.
 std::filesystem::path engine_plugin_dir();

@@ -15,7 +15,7 @@
 #include "xib/eval/caption_metrics.h"
 #include "xib/eval/eval_files.h"
 #include "xib/eval/vqa_metrics.h"
-#include "xib/io/image.h"
+#include "xib/media/image.h"
 #include "xib/sha256.h"
 #include "xib/train/checkpoint.h"
 
@@ -233,9 +233,10 @@ TEST_CASE("eval: with the blind control each caption is the one its donor's imag
   std::filesystem::create_directories(dir / "img");
   for (int i = 0; i < 8; ++i) {
     const int w = 40 + 8 * i, h = 30;
-    io::Image im{.width = w, .height = h, .channels = 3, .rgb = std::vector<uint8_t>(static_cast<size_t>(w * h * 3))};
+    media::Image im{
+        .width = w, .height = h, .channels = 3, .rgb = std::vector<uint8_t>(static_cast<size_t>(w * h * 3))};
     for (size_t k = 0; k < im.rgb.size(); ++k) im.rgb[k] = static_cast<uint8_t>((k * (7 + i)) % 251);
-    io::write_image(im, dir / fmt::format("img/{}.png", i));
+    media::write_image(im, dir / fmt::format("img/{}.png", i));
     captions.push_back({{"image", fmt::format("img/{}.png", i)}, {"caption", kWords[i]}, {"image_id", i}});
   }
   std::ofstream(dir / "captions.json") << captions.dump();
@@ -408,8 +409,8 @@ TEST_CASE("xib ask: answers about a file with a trained run, streaming, and bad 
   TrainedSetup s(8);
   const std::string run = s.run().string(), file = (s.dir / "segments/3.txt").string();
   SUBCASE("greedy, streamed: the answer kind: eval gives the same question with the same settings") {
-    const auto r = s.xib({"ask", "--run", run, "--modality", "segments", "--input", file, "what comes first?",
-                          "--min-new-tokens", "3", "--max-new-tokens", "3", "--threads", "1"});
+    const auto r = s.xib({"ask", "--run", run, "--input", "segments=" + file, "what comes first?", "--min-new-tokens",
+                          "3", "--max-new-tokens", "3", "--threads", "1"});
     REQUIRE_MESSAGE(r.exit_code == 0, diagnose(r));
     std::string answer = r.out;
     while (!answer.empty() && (answer.back() == '\n' || answer.back() == ' ')) answer.pop_back();
@@ -455,14 +456,15 @@ TEST_CASE("xib ask --image: any PNG or JPEG is answered, whatever its size, and 
   TempDir dir;
   write_tiny_llama(dir / "lm", 7);
   const auto picture = [](int w, int h, int seed) {
-    io::Image im{.width = w, .height = h, .channels = 3, .rgb = std::vector<uint8_t>(static_cast<size_t>(w * h * 3))};
+    media::Image im{
+        .width = w, .height = h, .channels = 3, .rgb = std::vector<uint8_t>(static_cast<size_t>(w * h * 3))};
     for (size_t i = 0; i < im.rgb.size(); ++i) im.rgb[i] = static_cast<uint8_t>((i * (7 + seed)) % 251);
     return im;
   };
   json captions = json::array();
   std::filesystem::create_directories(dir / "img");
   for (int i = 0; i < 4; ++i) {
-    io::write_image(picture(40 + 8 * i, 30, i), dir / fmt::format("img/{}.png", i));
+    media::write_image(picture(40 + 8 * i, 30, i), dir / fmt::format("img/{}.png", i));
     captions.push_back({{"image", fmt::format("img/{}.png", i)}, {"caption", kWords[i]}, {"image_id", i}});
   }
   std::ofstream(dir / "captions.json") << captions.dump();
@@ -473,7 +475,7 @@ model:
     image:
       encoder: {type: efficientnet_lite0, random_init: true}
       processor: {size: 32}
-      aligner: {type: linear, queries: 2, llm_width: 64}
+      aligner: {type: linear, queries: 2}
 data:
   train: [{reader: caption, path: captions.json, modality: image, instructions: ["a short description"]}]
   batch_size: 2
@@ -482,8 +484,8 @@ run: {out: run, steps: 2, warmup_steps: 1, threads: 1}
   const auto t = run_xib({"run", (dir / "train.yaml").string()});
   REQUIRE_MESSAGE(t.exit_code == 0, diagnose(t));
 
-  io::write_image(picture(97, 61, 9), dir / "other.jpg");  // not from the training set, another size
-  io::write_image(picture(20, 50, 5), dir / "tall.png");
+  media::write_image(picture(97, 61, 9), dir / "other.jpg");  // not from the training set, another size
+  media::write_image(picture(20, 50, 5), dir / "tall.png");
   for (const char* f : {"other.jpg", "tall.png"}) {
     const auto r = run_xib({"ask", "--run", (dir / "run").string(), "--image", (dir / f).string(), "what is this?",
                             "--min-new-tokens", "2", "--max-new-tokens", "4", "--threads", "1"});

@@ -22,10 +22,10 @@ namespace {
 struct Setup {
   TempDir dir;
   explicit Setup(int samples = 16, const std::string& aligner = "qformer", const std::string& run_keys = "",
-                 int batch = 4, const std::string& llm = "lm", int llm_width = 64) {
+                 int batch = 4, const std::string& llm = "lm") {
     if (llm == "lm") write_tiny_llama(dir / "lm", 7);
     write_segments_world(dir.path(), samples);
-    dir.write("train.yaml", train_recipe(aligner, run_keys, batch, llm, llm_width));
+    dir.write("train.yaml", train_recipe(aligner, run_keys, batch, llm));
   }
   std::filesystem::path run() const { return dir / "run"; }
   CommandResult xib_run(std::vector<std::string> sets = {}) const {
@@ -63,7 +63,7 @@ void wait_for_steps(const std::filesystem::path& run, size_t n) {
 TEST_CASE(
     "train run: the aligner learns — the loss of 16 samples against SmolLM2 falls below 0.3x its start within 80 "
     "steps") {
-  Setup s(16, "qformer", "steps: 80\n  lr: 1.0e-3\n  warmup_steps: 5\n  threads: 1", 4, "smollm2-135m-instruct", 576);
+  Setup s(16, "qformer", "steps: 80\n  lr: 1.0e-3\n  warmup_steps: 5\n  threads: 1", 4, "smollm2-135m-instruct");
   const auto r = s.xib_run();
   REQUIRE_MESSAGE(r.exit_code == 0, diagnose(r));
   const auto m = read_metrics(s.run());

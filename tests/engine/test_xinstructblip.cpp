@@ -39,10 +39,10 @@ void load_segments_plugin() {
 std::shared_ptr<Modality> segments_modality(int64_t llm_width, int64_t queries = 2) {
   load_segments_plugin();
   auto src = ConfigSource::from_string(
-      fmt::format("segments: {{width: 4, aligner: {{type: linear, queries: {}, hidden: 8, llm_width: {}}}}}", queries,
-                  llm_width),
-      "test", fs::current_path());
-  return Registry::global().create<Modality>("segments", FactoryArgs{.options = src->section("segments")});
+      fmt::format("segments: {{width: 4, aligner: {{type: linear, queries: {}, hidden: 8}}}}", queries), "test",
+      fs::current_path());
+  return Registry::global().create<Modality>("segments", ModalityContext{.name = "segments", .llm_width = llm_width},
+                                             src->section("segments"));
 }
 
 struct Fixture {
@@ -222,7 +222,7 @@ TEST_CASE("bad samples: unknown modality, missing file, missing modality, wrong 
     FAIL("a width mismatch was accepted");
   } catch (const ShapeError& e) {
     CHECK(e.info().where == "model.modalities.segments.aligner");
-    CHECK(e.info().hint == "set aligner.llm_width: 4");
+    CHECK(e.info().hint.find("llm_width is 4") != std::string::npos);
   }
   CHECK_THROWS_AS(XInstructBlip(XInstructBlipParts{.lm = f.lm, .modalities = {f.image, f.image}}), UsageError);
 }
@@ -246,7 +246,7 @@ model:
   llm: {{plugin: llama, path: "{}", tokenizer: false}}
   prompt: {{prefix: "USER: ", max_input_tokens: 64}}
   modalities:
-    segments: {{width: 4, aligner: {{type: linear, queries: 2, hidden: 8, llm_width: 64}}}}
+    segments: {{width: 4, aligner: {{type: linear, queries: 2, hidden: 8}}}}
   skip_undecodable: true
 )",
                                                    tiny_untied().string()),
@@ -260,8 +260,20 @@ model:
   src->set("model.llm.plugin=lama");
   CHECK_THROWS_AS(XInstructBlip::from_recipe(src->section("model")), NotFoundError);
   src->set("model.llm.plugin=llama");
+  // The LLM's width reaches the aligner from the model, never from the recipe: a recipe key for
+  // it is refused with that said.
   src->set("model.modalities.segments.aligner.llm_width=32");
-  CHECK_THROWS_AS(XInstructBlip::from_recipe(src->section("model")), ShapeError);
+  try {
+    XInstructBlip::from_recipe(src->section("model"));
+    FAIL("an llm_width key was accepted");
+  } catch (const ConfigError& e) {
+    CHECK_MESSAGE(e.report().find("the model sets it") != std::string::npos, e.report());
+  }
+  src->set("model.modalities.segments.aligner={type: linear, queries: 2, hidden: 8}");
+  // Without plugin: the only language model loaded.
+  YAML::Node llm = src->root()["model"]["llm"];
+  llm.remove("plugin");
+  CHECK(XInstructBlip::from_recipe(src->section("model")).lm().hidden_size() == 64);
   src->set("model.prompt.max_input_tokens=0");
   CHECK_THROWS_AS(XInstructBlip::from_recipe(src->section("model")), ConfigError);
 }

@@ -2,10 +2,11 @@
 // one segment per line, each line `F` whitespace-separated numbers (all lines the same count);
 // '#' starts a comment line. The processor gives [S, F]; the encoder is a fixed projection that
 // turns each number into one token of `width` values (token f, channel c: x_f · (c + 1) / width
-// + 0.01 · f) → [N, F, width]; the aligner comes from the section's `aligner:` via
-// create_aligner() (encoder_width and modality filled in). Cue " audio: " by default.
+// + 0.01 · f) → [N, F, width]; the aligner comes from the section's `aligner:` through the
+// model's context (ModalityContext::make_aligner). Cue " audio: " by default; its prompts (cue,
+// templates) are registered as ModalityPrompts "segments".
 //
-//   segments: {width: 8, cue: " audio: ", aligner: {type: linear, queries: 2, llm_width: 64}}
+//   segments: {width: 8, cue: " audio: ", aligner: {type: linear, queries: 2}}
 #include <fmt/format.h>
 #include <torch/torch.h>
 
@@ -17,6 +18,7 @@
 #include "xib/error.h"
 #include "xib/modality.h"
 #include "xib/plugin.h"
+#include "xib/prompts.h"
 
 namespace {
 
@@ -105,25 +107,23 @@ class SegmentsEncoder : public xib::Encoder {
 
 class SegmentsModality : public xib::Modality {
  public:
-  explicit SegmentsModality(const xib::ConfigSection& section)
-      : options_(xib::bind<SegmentsOptions>(section)), encoder_(options_.width) {
-    if (!options_.aligner.present()) {
-      throw xib::ConfigError({.what = "the segments modality needs an aligner", .where = section.where()});
-    }
-    YAML::Node node = YAML::Clone(options_.aligner.node);
-    if (!node["encoder_width"]) node["encoder_width"] = options_.width;
-    if (!node["modality"]) node["modality"] = "segments";
-    aligner_ = xib::create_aligner(xib::ConfigSection(options_.aligner.source, node, options_.aligner.path));
+  SegmentsModality(const xib::ModalityContext& context, const xib::ConfigSection& section)
+      : options_(xib::bind<SegmentsOptions>(section)), name_(context.name), encoder_(options_.width) {
+    aligner_ = context.make_aligner(encoder_.width(), options_.aligner);
   }
-  std::string name() const override { return "segments"; }
+  std::string name() const override { return name_; }
   std::string cue() const override { return options_.cue; }
   bool is_sequence() const override { return true; }
   xib::Processor& processor() override { return processor_; }
   xib::Encoder& encoder() override { return encoder_; }
-  xib::Aligner& aligner() override { return *aligner_; }
+  xib::Aligner& aligner() override {
+    if (!aligner_) throw xib::ConfigError({.what = "the segments modality was built without a language model"});
+    return *aligner_;
+  }
 
  private:
   SegmentsOptions options_;
+  std::string name_;
   SegmentsProcessor processor_;
   SegmentsEncoder encoder_;
   std::shared_ptr<xib::Aligner> aligner_;
@@ -135,6 +135,15 @@ XIB_PLUGIN_INFO("0.1.0", "test fixture: a sequence modality 'segments' (text fil
 
 XIB_PLUGIN_INIT(reg) {
   reg.add<xib::Modality>(
-      "segments", [](const xib::FactoryArgs& a) { return std::make_unique<SegmentsModality>(a.options); },
+      "segments",
+      [](const xib::ModalityContext& c, const xib::ConfigSection& s) {
+        return std::make_unique<SegmentsModality>(c, s);
+      },
       "text file, one segment of numbers per line → fixed projection → aligner; cue ' audio: '");
+  reg.add<xib::ModalityPrompts>(
+      "segments",
+      xib::prompts_factory({.cue = " audio: ",
+                            .templates = {{"caption", {"a short description", "describe the numbers."}},
+                                          {"qa", {"{question}", "about the numbers: {question}"}}}}),
+      "cue and templates of the fixture modality");
 }

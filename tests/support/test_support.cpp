@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -28,6 +29,7 @@ TempDir::TempDir() {
 }
 
 TempDir::~TempDir() {
+  if (std::getenv("XIB_TEST_KEEP")) return;  // keep the scratch folder to look at a failure
   std::error_code ec;
   fs::remove_all(path_, ec);
 }
@@ -65,7 +67,10 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::vecto
   cenv.push_back(nullptr);
 
   pid_t pid = 0;
-  const int rc = posix_spawn(&pid, cargv[0], &actions, nullptr, cargv.data(), cenv.data());
+  // A bare program name ("cmake") is looked up on $PATH.
+  const int rc = argv[0].find('/') == std::string::npos
+                     ? posix_spawnp(&pid, cargv[0], &actions, nullptr, cargv.data(), cenv.data())
+                     : posix_spawn(&pid, cargv[0], &actions, nullptr, cargv.data(), cenv.data());
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(rc));
   int status = 0;

@@ -7,7 +7,8 @@
 
 namespace xib::test {
 
-/// A fresh folder under the build tree's test scratch area, removed when the object dies.
+/// A fresh folder under the build tree's test scratch area, removed when the object dies
+/// (kept when $XIB_TEST_KEEP is set, to look at a failure).
 class TempDir {
  public:
   TempDir();
@@ -29,7 +30,8 @@ struct CommandResult {
   std::string err;  ///< stderr
 };
 
-/// Run a program with arguments (no shell), extra environment "K=V" entries added.
+/// Run a program with arguments (no shell; a bare name is looked up on $PATH), extra environment
+/// "K=V" entries added.
 CommandResult run_command(const std::vector<std::string>& argv, const std::vector<std::string>& env = {});
 /// Run the built `xib` executable.
 CommandResult run_xib(const std::vector<std::string>& args, const std::vector<std::string>& env = {});

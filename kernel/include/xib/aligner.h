@@ -1,11 +1,22 @@
 // Aligner: the trainable bridge from one modality's encoder tokens to the LLM's input space —
 // the instruction-aware Q-Former, or the linear-projection ablation. Each modality owns its
 // own instance (its own weights); the recipe key `aligner.type` chooses the implementation.
+//
+// A modality gets its aligner from one kernel call, with the facts only the model knows passed
+// as typed arguments (never as recipe keys):
+//
+//   aligner_ = make_aligner({.modality = "…", .encoder_width = encoder_->width(), .llm_width = …},
+//                           options_.aligner);   // or ModalityContext::make_aligner (xib/modality.h)
+//
+// An aligner type registers with add_aligner_type<Options>(): its recipe keys are Options'
+// fields. A section may carry keys of other registered types (so that changing `type:` alone
+// swaps the aligner): they are reported once as unused; a key no type knows is a ConfigError.
 #pragma once
 
 #include <c10/core/Device.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -13,13 +24,29 @@
 #include <vector>
 
 #include "xib/config.h"
+#include "xib/registry.h"
 #include "xib/tensor.h"
 
 namespace xib {
 
+/// What the model tells an aligner about where it sits. None of it is a recipe key.
+struct AlignerContext {
+  /// The modality it serves: names it in messages, and is the {m}_ prefix of LAVIS checkpoints.
+  std::string modality = {};
+  int64_t encoder_width = 0;  ///< D: width of the encoder tokens it reads
+  int64_t llm_width = 0;      ///< d_llm: width of the tokens it writes (the LLM's hidden size)
+  /// false: leave `init:` unread, because a checkpoint will restore every tensor (reloading a
+  /// trained run); the weights training started from need not exist any more.
+  bool load_init = true;
+};
+
+/// The type a section without `type:` gets.
+inline constexpr const char* kDefaultAlignerType = "qformer";
+
 class Aligner {
  public:
   static constexpr const char* kKind = "aligner";
+  using Context = AlignerContext;
   virtual ~Aligner() = default;
 
   /// "qformer" or "linear" (or a researcher's own type).
@@ -56,9 +83,26 @@ class Aligner {
   virtual c10::Device device() const;
 };
 
-/// The aligner a recipe section describes: `type:` (default "qformer") picks the registered
-/// factory, which binds the rest of the section to its options. Unknown types are a
-/// NotFoundError listing the registered ones.
-std::shared_ptr<Aligner> create_aligner(const ConfigSection& section);
+/** The aligner a modality's `aligner:` section describes, for the modality, encoder width and
+    LLM width of `context`: `type:` (default kDefaultAlignerType) picks the registered type, whose
+    factory binds its own keys. Keys of other registered types are dropped and logged once as
+    unused by this type; a key no type knows is a ConfigError naming the nearest known key; an
+    unknown type a NotFoundError listing the registered ones. An absent section gives the default
+    type with its defaults. UsageError when the context lacks a modality or a width. */
+std::shared_ptr<Aligner> make_aligner(const AlignerContext& context, const ConfigSection& section);
+
+/// Registers an aligner type: its recipe keys are Options' fields (Options has fields() and may
+/// have validate()); `make` receives the bound options and the context.
+template <class Options>
+void add_aligner_type(Registrations& reg, std::string name,
+                      std::function<std::unique_ptr<Aligner>(const Options&, const AlignerContext&)> make,
+                      std::string help) {
+  reg.add<Aligner>(
+      std::move(name),
+      [make = std::move(make)](const AlignerContext& context, const ConfigSection& section) {
+        return make(bind<Options>(section), context);
+      },
+      std::move(help), option_keys<Options>());
+}
 
 }  // namespace xib

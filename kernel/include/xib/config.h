@@ -295,6 +295,26 @@ T bind(const ConfigSection& section) {
   return out;
 }
 
+namespace config_detail {
+/// Visitor that collects the keys fields() declares.
+struct KeyLister {
+  std::vector<std::string> keys;
+  template <class V>
+  void operator()(std::string_view key, V&, std::string_view = {}) {
+    keys.emplace_back(key);
+  }
+};
+}  // namespace config_detail
+
+/// The recipe keys an option struct declares (its fields(), in order).
+template <class T>
+std::vector<std::string> option_keys() {
+  config_detail::KeyLister lister;
+  T options{};
+  options.fields(lister);
+  return std::move(lister.keys);
+}
+
 /// The effective configuration of an option struct as YAML.
 template <class T>
 YAML::Node to_yaml(const T& options) {

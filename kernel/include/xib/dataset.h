@@ -50,12 +50,16 @@ std::shared_ptr<Dataset> create_dataset(const ConfigSection& section);
 
 /// How a DataStream batches and mixes (recipe `data:` keys next to `train:`).
 struct DataStreamOptions {
-  int64_t batch_size = 8;
+  int64_t batch_size = 8;  ///< samples per batch of one process (B)
   int64_t seed = 42;
   /// sqrt: P(dataset) ∝ √size (upstream); size: ∝ size; uniform: equal.
   std::string mixing = "sqrt";
   /// false: every epoch walks a dataset in file order.
   bool shuffle = true;
+  /// Data-parallel training (set by the trainer, not recipe keys): process `rank` of
+  /// `world_size` takes samples [rank·B, (rank+1)·B) of each global batch of world_size·B.
+  int64_t rank = 0;
+  int64_t world_size = 1;
 
   template <class V>
   void fields(V& v) {
@@ -85,20 +89,24 @@ struct DataOptions {
   void validate(Validator& v) const;
 };
 
-/// Endless batches from several datasets. Batch b picks one dataset (∝ its mixing weight, from
-/// a generator forked from the seed by b) and takes batch_size consecutive entries of that
-/// dataset's current epoch order; at the end of an epoch the dataset reshuffles (its order for
-/// epoch e is forked from the seed by dataset index and e) and its epoch counter grows.
+/// Endless batches from several datasets. Global batch b picks one dataset (∝ its mixing weight,
+/// from a generator forked from the seed by b) and takes world_size·batch_size consecutive
+/// entries of that dataset's current epoch order (sample j's own randomness forked from that
+/// generator by j); at the end of an epoch the dataset reshuffles (its order for epoch e is
+/// forked from the seed by dataset index and e) and its epoch counter grows. Each process keeps
+/// the slice of its rank: with world_size W, global batch b of every rank is exactly batch b of
+/// one process at batch W·B, split in W, and positions count global samples.
 class DataStream {
  public:
   /// Datasets must be non-empty, non-null, with distinct names. Throws UsageError otherwise.
   DataStream(std::vector<std::shared_ptr<const Dataset>> datasets, DataStreamOptions options);
 
-  /// The next batch: batch_size samples of one dataset.
+  /// The next batch: this rank's batch_size samples of the next global batch (one dataset).
   std::vector<Sample> next_batch();
 
-  /// Everything needed to continue exactly here: the options that shape the order, the
-  /// datasets' names and sizes, batches drawn, and each dataset's epoch and position.
+  /// Everything needed to continue exactly here: the options that shape the order (batch_size is
+  /// the global batch, world_size·B), the datasets' names and sizes, batches drawn, and each
+  /// dataset's epoch and position. Every rank's state is the same.
   nlohmann::json state() const;
   /// Continue from a state() of a stream over the same datasets with the same options.
   /// A malformed state is a FormatError; one from other datasets, sizes or options a
@@ -109,8 +117,10 @@ class DataStream {
   const std::vector<double>& weights() const { return weights_; }
   /// Completed epochs per dataset.
   std::vector<int64_t> epochs() const;
-  /// Batches drawn so far.
+  /// Batches drawn so far (global batches: every rank draws each one).
   int64_t batches() const { return batches_; }
+  /// world_size · batch_size.
+  int64_t global_batch_size() const { return options_.batch_size * options_.world_size; }
   const std::vector<std::shared_ptr<const Dataset>>& datasets() const { return datasets_; }
   const DataStreamOptions& options() const { return options_; }
 

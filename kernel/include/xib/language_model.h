@@ -97,4 +97,10 @@ class LanguageModel {
   virtual c10::Device device() const;
 };
 
+/// The name of the only registered LanguageModel, the default wherever a language model is not
+/// named (a recipe's model.llm without plugin:, `xib generate` without --plugin). NotFoundError
+/// when none is loaded, ConfigError listing them when several are; `where` names the setting that
+/// would choose one.
+std::string only_language_model(const std::string& where);
+
 }  // namespace xib

@@ -1,13 +1,27 @@
 // Modality: everything one modality plugin contributes — a processor (file → tensor), its
 // frozen encoder, its own aligner instance, the prompt cue, and whether an input is a sequence
-// of segments (video frames, audio segments) that pass through the aligner one by one.
+// of segments (video frames, audio segments) that pass through the aligner one by one. Its
+// prompt text (cue, instruction templates) is registered beside it as ModalityPrompts
+// (xib/prompts.h), so datasets find it without building the encoder.
+//
+// The model builds each modality with a ModalityContext; the plugin gets its aligner from it:
+//
+//   MyModality(const ModalityContext& context, const ConfigSection& section)
+//       : options_(bind<MyOptions>(section)), encoder_(…) {
+//     aligner_ = context.make_aligner(encoder_->width(), options_.aligner);
+//   }
+//   reg.add<Modality>("mine", [](const ModalityContext& c, const ConfigSection& s) {
+//     return std::make_unique<MyModality>(c, s); }, "…");
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "xib/config.h"
 #include "xib/tensor.h"
 
 namespace xib {
@@ -15,6 +29,21 @@ namespace xib {
 class Encoder;
 class Aligner;
 class Rng;
+
+/// What the model hands a modality factory.
+struct ModalityContext {
+  std::string name = {};  ///< the modality's name in the model (its registry name)
+  /// The language model's hidden size, which every aligner writes; 0 when the modality is built
+  /// without a language model (encoder only), and then it has no aligner.
+  int64_t llm_width = 0;
+  /// false when a checkpoint will restore the aligner (reloading a trained run): its `init:`
+  /// weights are not read.
+  bool load_aligner_init = true;
+
+  /** The modality's aligner from its `aligner:` section: make_aligner() (xib/aligner.h) with this
+      modality's name, `encoder_width` and the LLM width. nullptr when llm_width is 0. */
+  std::shared_ptr<Aligner> make_aligner(int64_t encoder_width, const ConfigSection& aligner_section) const;
+};
 
 class Processor {
  public:
@@ -34,6 +63,7 @@ class Processor {
 class Modality {
  public:
   static constexpr const char* kKind = "modality";
+  using Context = ModalityContext;
   virtual ~Modality() = default;
 
   /// "image", "video", "audio", "pc" — the upstream parameter prefix {m}.
@@ -45,6 +75,7 @@ class Modality {
 
   virtual Processor& processor() = 0;
   virtual Encoder& encoder() = 0;
+  /// ConfigError when the modality was built without a language model (encoder only).
   virtual Aligner& aligner() = 0;
 };
 

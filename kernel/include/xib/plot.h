@@ -2,7 +2,7 @@
 // leaves in its folder. Any browser or Markdown viewer shows them.
 //
 //   xib::PlotSeries loss{.name = "loss", .x = steps, .y = losses};
-//   xib::write_text_file(run / "loss.svg", xib::svg_line_plot({loss}, {.title = "training loss"}));
+//   xib::write_text_file(run / "loss.svg", xib::svg_line_plot({loss}, {.title = "training loss"}));  // xib/files.h
 #pragma once
 #include <filesystem>
 #include <string>
@@ -36,9 +36,5 @@ std::string svg_line_plot(const std::vector<PlotSeries>& series, const PlotOptio
 
 /// Exponential moving average with bias correction (as TensorBoard's smoothing): weight in [0, 1).
 std::vector<double> smooth_ema(const std::vector<double>& y, double weight);
-
-/// Write `text` to `file` atomically: a temporary file beside it, fsync, rename. Creates parent
-/// folders. IoError naming the file on failure; the old file is kept then.
-void write_text_file(const std::filesystem::path& file, std::string_view text);
 
 }  // namespace xib

@@ -6,7 +6,7 @@
 //     llm: {plugin: llama, path: smollm2-135m-instruct}   # `plugin` picks the factory, the rest is its section
 //     prompt: {prefix: "", postfix: ""}                   # PromptOptions (xib/assembly.h)
 //     modalities:                                         # recipe order = prompt order
-//       image: {encoder: {type: efficientnet_lite0}, aligner: {type: qformer, llm_width: 576}}
+//       image: {encoder: {type: efficientnet_lite0}, aligner: {type: qformer, queries: 8}}
 //     skip_undecodable: false
 //
 //   auto model = XInstructBlip::from_recipe(source->section("model"));
@@ -40,8 +40,8 @@ class Tokenizer;
 
 /// The recipe's `model:` section.
 struct ModelOptions {
-  /// `plugin:` (default "llama") names the registered LanguageModel; the other keys are handed
-  /// to that factory as its section.
+  /// `plugin:` names the registered LanguageModel (default: the only one loaded); the other keys
+  /// are handed to that factory as its section.
   ConfigSection llm = {};
   PromptOptions prompt = {};
   /// name → section handed to the registered Modality factory of that name; the order written
@@ -52,14 +52,22 @@ struct ModelOptions {
 
   template <class V>
   void fields(V& v) {
-    v("llm", llm, "the language model: {plugin: llama, …the plugin's options}");
+    v("llm", llm, "the language model: {plugin: NAME, …the plugin's options} (plugin: the only one loaded)");
     v("prompt", prompt, "how the LLM prompt is assembled");
     v("modalities", modalities, "modality name → its section (encoder, processor, aligner)");
     v("skip_undecodable", skip_undecodable, "skip and count samples whose file cannot be decoded");
   }
   void validate(Validator& v) const;
-  /// The LanguageModel factory name (`llm.plugin`, default "llama").
+  /// The LanguageModel factory name: `llm.plugin`, else the only registered language model
+  /// (NotFoundError when none is loaded, ConfigError naming them when several are).
   std::string llm_plugin() const;
+};
+
+/// How from_recipe() builds the model.
+struct ModelBuildOptions {
+  /// false: the aligners' `init:` weights are not read, because a checkpoint restores every
+  /// aligner tensor (loading a trained run).
+  bool load_aligner_init = true;
 };
 
 /// What the model object is made of (the constructor for tests and embedding programs).
@@ -83,10 +91,19 @@ struct EncodedFeatures {
   std::vector<std::string> skipped_ids = {};
 };
 
+/// load_inputs()' result: the processors' outputs of the kept samples, not yet encoded.
+struct LoadedInputs {
+  std::vector<std::string> modalities = {};       ///< the batch's modalities, in model order
+  std::vector<std::vector<Tensor>> tensors = {};  ///< per modality, one processor output per kept sample
+  std::vector<std::string> ids = {};              ///< every sample's id (for messages)
+  EncodedFeatures features = {};                  ///< kept and skipped filled in; by_modality empty
+};
+
 class XInstructBlip {
  public:
-  /// Builds the language model and every modality from the registry (plugins must be loaded).
-  static XInstructBlip from_recipe(const ConfigSection& model_section);
+  /// Builds the language model, then every modality from the registry with a ModalityContext
+  /// carrying its name and the LLM's width (plugins must be loaded).
+  static XInstructBlip from_recipe(const ConfigSection& model_section, const ModelBuildOptions& build = {});
   /// ShapeError when an aligner's output width is not the LM's hidden size or its input width
   /// not its encoder's width; UsageError for duplicate or missing parts.
   explicit XInstructBlip(XInstructBlipParts parts);
@@ -121,6 +138,10 @@ class XInstructBlip {
       batch's other samples have; a file that fails to decode is an error naming the sample and
       file, or with skip_undecodable the sample is dropped and counted. */
   EncodedFeatures encode(std::span<const Sample> samples, bool training);
+  /// encode() in two halves: the processors (files → tensors; skips) …
+  LoadedInputs load_inputs(std::span<const Sample> samples, bool training);
+  /** … and the frozen encoders: processor outputs → features [B', T, D] ([B', S, T, D]). */
+  EncodedFeatures encode_loaded(LoadedInputs inputs);
 
   /** Training loss: aligners (with the instructions) → training prompt → lm.loss → scalar.
       `samples` are those given to encode(); rows follow features.kept. With

@@ -63,7 +63,7 @@ at::Tensor LinearAligner::align(const at::Tensor& tokens, std::span<const std::s
          .where = "LinearAligner::align",
          .expected = fmt::format("[B, T ≥ 1, {}] floating point (encoder_width {})", o.encoder_width, o.encoder_width),
          .got = tokens.defined() ? weights::shape_str(tokens.sizes().vec()) : "an undefined tensor",
-         .hint = "set aligner.encoder_width to the encoder's output width"});
+         .hint = "the encoder's tokens must have the width its modality reported (Encoder::width())"});
   }
   const at::Tensor x = at::layer_norm(tokens.to(impl_->ln_w.device(), at::kFloat), {o.encoder_width}, impl_->ln_w,
                                       impl_->ln_b, o.encoder_ln_eps);

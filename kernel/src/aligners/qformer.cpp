@@ -195,8 +195,9 @@ struct QFormerAligner::Impl {
            .expected = fmt::format("[B, T, {}] floating point (encoder_width {})", o.encoder_width, o.encoder_width),
            .got = tokens.defined() ? shape_of(tokens) + " " + std::string(at::toString(tokens.scalar_type()))
                                    : "an undefined tensor",
-           .hint = tokens.defined() && tokens.dim() == 3 ? "set aligner.encoder_width to the encoder's output width"
-                                                         : "batch the tokens as [B, T, D]"});
+           .hint = tokens.defined() && tokens.dim() == 3
+                       ? "the encoder's tokens must have the width its modality reported (Encoder::width())"
+                       : "batch the tokens as [B, T, D]"});
     }
   }
 
@@ -313,15 +314,7 @@ std::shared_ptr<const text::WordPieceTokenizer> QFormerAligner::tokenizer() { re
 
 weights::WeightPlan QFormerAligner::load(const AlignerInit& init) {
   const auto& o = impl_->o;
-  const weights::maps::QFormerShape shape{.layers = o.layers,
-                                          .hidden = o.hidden,
-                                          .ffn = o.ffn,
-                                          .vocab = o.vocab,
-                                          .max_positions = o.max_positions,
-                                          .queries = o.queries,
-                                          .encoder_width = o.encoder_width,
-                                          .cross_attention_freq = o.cross_attention_freq,
-                                          .llm_width = o.llm_width};
+  const weights::maps::QFormerShape shape = o.shape();
   return load_init(init, impl_->named, [&](const ResolvedInit& resolved, const auto& names, const auto& own) {
     return qformer_init_map(init, resolved, o.modality, shape, names, own);
   });

@@ -1,5 +1,5 @@
-// Option checks of the built-in aligners and their registration under "qformer" and "linear"
-// (recipe `aligner: {type: …}`). Torch-free.
+// Option checks of the built-in aligners and their registration as the aligner types "qformer"
+// and "linear" (recipe `aligner: {type: …}`). Torch-free.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -25,7 +25,6 @@ void require_probability(Validator& v, std::string_view key, double p) {
 }  // namespace
 
 void QFormerOptions::validate(Validator& v) const {
-  v.one_of("type", type, {"qformer"});
   for (auto [key, value] : {std::pair<std::string_view, int64_t>{"layers", layers},
                             {"hidden", hidden},
                             {"heads", heads},
@@ -48,55 +47,78 @@ void QFormerOptions::validate(Validator& v) const {
   require_probability(v, "attention_dropout", attention_dropout);
   v.require(encoder_ln_eps > 0.0, "encoder_ln_eps", "a positive number", encoder_ln_eps);
   v.require(norm_eps > 0.0, "norm_eps", "a positive number", norm_eps);
-  v.require(!modality.empty(), "modality", "a modality name (image, video, audio, pc)", "''");
+}
+
+QFormerOptions QFormerOptions::with(const AlignerContext& context) const {
+  QFormerOptions o = *this;
+  o.modality = context.modality;
+  o.encoder_width = context.encoder_width;
+  o.llm_width = context.llm_width;
+  return o;
+}
+
+weights::maps::QFormerShape QFormerOptions::shape() const {
+  return {.layers = layers,
+          .hidden = hidden,
+          .ffn = ffn,
+          .vocab = vocab,
+          .max_positions = max_positions,
+          .queries = queries,
+          .encoder_width = encoder_width,
+          .cross_attention_freq = cross_attention_freq,
+          .llm_width = llm_width};
 }
 
 void LinearOptions::validate(Validator& v) const {
-  v.one_of("type", type, {"linear"});
   require_positive(v, "queries", queries);
   require_positive(v, "hidden", hidden);
   require_positive(v, "encoder_width", encoder_width);
   require_positive(v, "llm_width", llm_width);
   v.require(encoder_ln_eps > 0.0, "encoder_ln_eps", "a positive number", encoder_ln_eps);
-  v.require(!modality.empty(), "modality", "a modality name (image, video, audio, pc)", "''");
   // A Q-Former-only source (a plain BERT, BLIP-2, HF InstructBLIP) is accepted and skipped,
-  // like the Q-Former-only keys, so that a recipe swaps `type:` alone.
+  // like the Q-Former's keys, so that a recipe swaps `type:` alone.
   std::vector<std::string> formats = linear_init_formats();
   for (const auto& f : qformer_only_init_formats()) formats.push_back(f);
   v.one_of("init.format", init.format, formats);
 }
 
-}  // namespace aligners
-
-std::shared_ptr<Aligner> create_aligner(const ConfigSection& section) {
-  std::string type = "qformer";
-  if (const ConfigSection t = section.child("type"); t.present()) config_detail::from_yaml(t, type);
-  return Registry::global().create<Aligner>(type, {.options = section});
+LinearOptions LinearOptions::with(const AlignerContext& context) const {
+  LinearOptions o = *this;
+  o.modality = context.modality;
+  o.encoder_width = context.encoder_width;
+  o.llm_width = context.llm_width;
+  return o;
 }
 
+}  // namespace aligners
+
 void register_aligners(Registrations& reg) {
-  reg.add<Aligner>(
-      "qformer",
-      [](const FactoryArgs& args) -> std::unique_ptr<Aligner> {
-        const auto o = bind<aligners::QFormerOptions>(args.options);
+  add_aligner_type<aligners::QFormerOptions>(
+      reg, "qformer",
+      [](const aligners::QFormerOptions& options, const AlignerContext& context) -> std::unique_ptr<Aligner> {
+        const auto o = options.with(context);
         auto a = std::make_unique<aligners::QFormerAligner>(o);
-        if (!o.init.path.empty()) log::info("aligner '{}' (qformer): {}", o.modality, a->load(o.init).summary());
+        if (context.load_init && !o.init.path.empty()) {
+          log::info("aligner '{}' (qformer): {}", o.modality, a->load(o.init).summary());
+        }
         return a;
       },
       "instruction-aware Q-Former (BERT, learned queries, cross-attention to the encoder tokens)");
-  reg.add<Aligner>(
-      "linear",
-      [](const FactoryArgs& args) -> std::unique_ptr<Aligner> {
-        const auto o = bind<aligners::LinearOptions>(args.options);
+  add_aligner_type<aligners::LinearOptions>(
+      reg, "linear",
+      [](const aligners::LinearOptions& options, const AlignerContext& context) -> std::unique_ptr<Aligner> {
+        const auto o = options.with(context);
         auto a = std::make_unique<aligners::LinearAligner>(o);
         const auto qformer_only = aligners::qformer_only_init_formats();
+        if (!context.load_init || o.init.path.empty()) return a;
         if (std::find(qformer_only.begin(), qformer_only.end(), o.init.format) != qformer_only.end()) {
           log::info(
               "aligner '{}' (linear): init {} ({}) initialises a Q-Former; the linear aligner has no BERT and "
               "starts fresh (seed {})",
               o.modality, o.init.path.filename().string(), o.init.format, o.seed);
-        } else if (!o.init.path.empty())
+        } else {
           log::info("aligner '{}' (linear): {}", o.modality, a->load(o.init).summary());
+        }
         return a;
       },
       "linear-projection ablation (projection_only): mean-pool → Linear → [Q, h] → llm_proj");

@@ -16,6 +16,7 @@
 
 #include "command.h"
 #include "xib/error.h"
+#include "xib/files.h"
 #include "xib/plot.h"
 
 namespace xib::cli {
@@ -28,21 +29,14 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 json read_json(const fs::path& file, const std::string& what) {
-  std::ifstream in(file);
-  if (!in) {
+  std::error_code ec;
+  if (!fs::exists(file, ec)) {
     throw NotFoundError({.what = fmt::format("no {} at {}", what, file.string()),
                          .where = file.parent_path().string(),
                          .expected = "a folder written by `xib run` with kind: eval (metrics.json, *_predictions.json)",
                          .hint = "run the evaluation first, e.g. xib run recipes/mini/eval_qformer.yaml"});
   }
-  try {
-    return json::parse(in);
-  } catch (const json::exception& e) {
-    throw FormatError({.what = fmt::format("{} is not valid JSON", what),
-                       .where = file.string(),
-                       .got = e.what(),
-                       .hint = "the file was cut short or edited: run the evaluation again"});
-  }
+  return read_json_file(file, what, "the file was cut short or edited: run the evaluation again");
 }
 
 /// One evaluation folder, with what the table needs.

@@ -73,7 +73,7 @@ Command generate_command() {
       .details =
           "--model takes a .gguf file, an HF model folder (config.json, *.safetensors,\n"
           "tokenizer.json) or a model-cache name (`xib models` lists them). Unless --raw, the prompt\n"
-          "is the user turn of the model's chat template (ChatML for SmolLM2), with --system as the\n"
+          "is the user turn of the model's chat template (e.g. ChatML), with --system as the\n"
           "system turn. Tokens are printed as they come; --stats prints prompt and decode speed to\n"
           "stderr.",
       .options =

@@ -21,6 +21,9 @@ struct Command {
   std::string details;  ///< paragraph(s) for `xib <command> --help`
   std::function<void(po::options_description&, po::positional_options_description&)> options;
   std::function<int(const po::variables_map&)> run;
+  /// The command's options depend on the plugins (e.g. one shorthand per registered modality):
+  /// the plugins are loaded (with the common options' --plugin-dir) before options() is called.
+  bool options_from_plugins = false;
 };
 
 /// Every command, in the order `xib --help` lists them.
@@ -36,6 +39,7 @@ Command generate_command();
 Command score_command();
 Command ask_command();
 Command compare_command();
+Command new_modality_command();
 
 /// "512 B", "12.3 kB", "98.4 MB", "1.07 GB" — sizes for tables.
 std::string human_bytes(uint64_t bytes);

@@ -12,9 +12,9 @@
 namespace xib::cli {
 
 const std::vector<Command>& commands() {
-  static const std::vector<Command> all = {version_command(), plugins_command(), models_command(),   run_command(),
-                                           inspect_command(), convert_command(), generate_command(), score_command(),
-                                           ask_command(),     compare_command()};
+  static const std::vector<Command> all = {version_command(), plugins_command(), models_command(),      run_command(),
+                                           inspect_command(), convert_command(), generate_command(),    score_command(),
+                                           ask_command(),     compare_command(), new_modality_command()};
   return all;
 }
 
@@ -24,7 +24,9 @@ void print_overview(std::ostream& out) {
   out << "xib — X-InstructBLIP toolkit: frozen modality encoders aligned to a frozen LLM by\n"
          "per-modality Q-Formers, trained alone and combined for cross-modal reasoning.\n\n"
          "usage: xib <command> [options]\n\ncommands:\n";
-  for (const auto& c : commands()) out << "  " << c.name << std::string(10 - c.name.size(), ' ') << c.summary << "\n";
+  for (const auto& c : commands()) {
+    out << "  " << c.name << std::string(c.name.size() < 13 ? 13 - c.name.size() : 1, ' ') << c.summary << "\n";
+  }
   out << "\n`xib <command> --help` explains a command. Exit codes: 0 ok, 1 failure, 2 usage error.\n";
 }
 
@@ -58,6 +60,19 @@ int run_command_line(int argc, char** argv) {
     throw UsageError(std::move(info));
   }
 
+  if (cmd->options_from_plugins) {
+    // A first pass reads only the common options (log level, --plugin-dir), to load the plugins
+    // that the command's own options are made from; everything else is parsed below.
+    po::variables_map common;
+    try {
+      const std::vector<std::string> rest(args.begin() + 1, args.end());
+      po::store(po::command_line_parser(rest).options(common_options()).allow_unregistered().run(), common);
+    } catch (const po::error&) {
+      // reported by the full parse below
+    }
+    apply_common_options(common);
+    load_plugins(common);
+  }
   po::options_description own("Options");
   po::positional_options_description positional;
   if (cmd->options) cmd->options(own, positional);

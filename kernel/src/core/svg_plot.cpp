@@ -40,9 +40,11 @@ std::string escape_xml(std::string_view s) {
   return out;
 }
 
-/// Tick positions covering [lo, hi] with a 1/2/5 × 10^k step, about `target` of them.
+/// Tick positions covering [lo, hi] with a 1/2/5 × 10^k step, about `target` of them. Ticks are
+/// k·step for whole k (not a running sum), so a range narrower than the values' own precision
+/// gives its ends instead of a step that adding cannot advance.
 std::vector<double> nice_ticks(double lo, double hi, int target) {
-  if (!(hi > lo)) return {lo};
+  if (!(hi > lo) || !std::isfinite(lo) || !std::isfinite(hi)) return {lo};
   const double raw = (hi - lo) / std::max(1, target);
   const double mag = std::pow(10.0, std::floor(std::log10(raw)));
   double step = mag;
@@ -50,8 +52,12 @@ std::vector<double> nice_ticks(double lo, double hi, int target) {
     step = m * mag;
     if (step >= raw) break;
   }
+  const double first = std::ceil(lo / step - 1e-9), last = std::floor(hi / step + 1e-9);
+  const double resolution = std::max(std::abs(lo), std::abs(hi)) * 1e-12;
+  if (!(step > resolution) || !(last - first < 1000)) return {lo, hi};
   std::vector<double> ticks;
-  for (double t = std::ceil(lo / step - 1e-9) * step; t <= hi + step * 1e-9; t += step) {
+  for (double k = first; k <= last; k += 1) {
+    const double t = k * step;
     ticks.push_back(std::abs(t) < step * 1e-9 ? 0.0 : t);
   }
   return ticks;
@@ -113,6 +119,8 @@ std::string svg_line_plot(const std::vector<PlotSeries>& series, const PlotOptio
     return svg;
   }
   if (x1 == x0) x1 = x0 + 1;
+  // A range that only rounding separates (one loss point beside its smoothed copy) is flat.
+  if (y1 - y0 <= std::max(std::abs(y0), std::abs(y1)) * 1e-9) y1 = y0;
   if (y1 == y0) {
     const double pad = y0 == 0 ? 1 : std::abs(y0) * 0.05;
     y0 -= pad;
@@ -181,42 +189,6 @@ std::string svg_line_plot(const std::vector<PlotSeries>& series, const PlotOptio
   }
   svg += "</svg>\n";
   return svg;
-}
-
-void write_text_file(const std::filesystem::path& file, std::string_view text) {
-  auto fail = [&](const std::string& what, int err) {
-    throw IoError({.what = what,
-                   .where = file.string(),
-                   .got = std::strerror(err),
-                   .hint = "check that the folder exists, is writable and the disk is not full"});
-  };
-  std::error_code ec;
-  if (file.has_parent_path()) std::filesystem::create_directories(file.parent_path(), ec);
-  const std::filesystem::path tmp = file.string() + fmt::format(".tmp-{}", ::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail("cannot create a temporary file", errno);
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      fail("cannot write", err);
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    fail("cannot flush to disk", err);
-  }
-  if (::rename(tmp.c_str(), file.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    fail("cannot move the temporary file into place", err);
-  }
 }
 
 }  // namespace xib

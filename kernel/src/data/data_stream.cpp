@@ -65,6 +65,8 @@ std::vector<std::string> mixing_rules() { return {"sqrt", "size", "uniform"}; }
 void DataStreamOptions::validate(Validator& v) const {
   v.require(batch_size > 0, "batch_size", "a positive number", batch_size);
   v.one_of("mixing", mixing, mixing_rules());
+  v.require(world_size > 0, "world_size", "a positive number of processes", world_size);
+  v.require(rank >= 0 && rank < world_size, "rank", fmt::format("a rank in [0, {})", world_size), rank);
 }
 
 std::vector<double> mixing_weights(std::span<const size_t> sizes, std::string_view mixing) {
@@ -97,6 +99,11 @@ DataStream::DataStream(std::vector<std::shared_ptr<const Dataset>> datasets, Dat
     throw UsageError(ErrorInfo{.what = "data stream batch_size must be positive",
                                .expected = "a positive number",
                                .got = std::to_string(options_.batch_size)});
+  }
+  if (options_.world_size <= 0 || options_.rank < 0 || options_.rank >= options_.world_size) {
+    throw UsageError(ErrorInfo{.what = "data stream rank outside the world",
+                               .expected = "world_size >= 1 and 0 <= rank < world_size",
+                               .got = fmt::format("rank {}, world_size {}", options_.rank, options_.world_size)});
   }
   std::set<std::string> names;
   std::vector<size_t> sizes;
@@ -149,10 +156,14 @@ std::vector<Sample> DataStream::next_batch() {
   Cursor& c = cursors_[d];
   std::vector<Sample> batch;
   batch.reserve(static_cast<size_t>(options_.batch_size));
-  for (int64_t j = 0; j < options_.batch_size; ++j) {
-    Rng sample_rng = batch_rng.fork(static_cast<uint64_t>(j));
-    batch.push_back(datasets_[d]->get(c.order[c.position], sample_rng));
-    if (batch.back().dataset.empty()) batch.back().dataset = datasets_[d]->name();
+  // Walk the whole global batch (every rank's cursor moves alike); keep this rank's slice.
+  const int64_t first = options_.rank * options_.batch_size, end = first + options_.batch_size;
+  for (int64_t j = 0; j < global_batch_size(); ++j) {
+    if (j >= first && j < end) {
+      Rng sample_rng = batch_rng.fork(static_cast<uint64_t>(j));
+      batch.push_back(datasets_[d]->get(c.order[c.position], sample_rng));
+      if (batch.back().dataset.empty()) batch.back().dataset = datasets_[d]->name();
+    }
     if (++c.position == c.order.size()) {  // epoch done: the next one has its own order
       ++c.epoch;
       c.position = 0;
@@ -178,7 +189,7 @@ nlohmann::json DataStream::state() const {
                   {"position", cursors_[i].position}});
   }
   return {{"format", kStateFormat},    {"version", kStateVersion},
-          {"seed", options_.seed},     {"batch_size", options_.batch_size},
+          {"seed", options_.seed},     {"batch_size", global_batch_size()},
           {"mixing", options_.mixing}, {"shuffle", options_.shuffle},
           {"batches", batches_},       {"datasets", ds}};
 }
@@ -205,7 +216,10 @@ void DataStream::restore(const nlohmann::json& state) {
     differences.push_back(fmt::format("{}: this stream {}, the state {}", what, ours, theirs));
   };
   if (seed != options_.seed) differ("seed", options_.seed, seed);
-  if (batch_size != options_.batch_size) differ("batch_size", options_.batch_size, batch_size);
+  if (batch_size != global_batch_size()) {
+    differ(options_.world_size > 1 ? "batch_size (global: world_size × batch_size)" : "batch_size", global_batch_size(),
+           batch_size);
+  }
   if (mixing != options_.mixing) differ("mixing", options_.mixing, mixing);
   if (shuffle != options_.shuffle) differ("shuffle", options_.shuffle, shuffle);
   if (ds.size() != datasets_.size()) differ("number of datasets", datasets_.size(), ds.size());

@@ -4,12 +4,12 @@
 
 #include <ATen/ATen.h>
 #include <fmt/format.h>
-#include <yaml-cpp/yaml.h>
 
 #include <fstream>
 #include <sstream>
 
 #include "xib/encoder.h"
+#include "xib/files.h"
 #include "xib/language_model.h"
 #include "xib/log.h"
 #include "xib/modality.h"
@@ -75,14 +75,6 @@ fs::path choose_checkpoint(const fs::path& run_dir, int64_t step) {
                        .details = std::move(skipped)});
 }
 
-std::string read_text(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw IoError({.what = "cannot read the run's config.yaml", .where = file.string()});
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
-}
-
 /// Top-level differences of two frozen-model records, for the message.
 std::vector<std::pair<std::string, std::string>> frozen_differences(const json& stored, const json& now) {
   std::vector<std::pair<std::string, std::string>> out;
@@ -98,24 +90,6 @@ std::vector<std::pair<std::string, std::string>> frozen_differences(const json& 
       out.emplace_back(item.key(), fmt::format("trained without it, now {}", item.value().dump()));
   }
   return out;
-}
-
-/// The model section without any aligner's `init:`. The checkpoint holds every tensor of the
-/// aligners (copy_named_tensors refuses it otherwise), so the weights training started from are
-/// not read again: a run loads even where they are absent, and without the time to load them.
-ConfigSection without_aligner_inits(const ConfigSection& model) {
-  YAML::Node copy = YAML::Clone(model.node);
-  const YAML::Node& view = copy;  // const lookups do not add missing keys
-  if (view["modalities"] && view["modalities"].IsMap()) {
-    for (auto it = copy["modalities"].begin(); it != copy["modalities"].end(); ++it) {
-      const YAML::Node& modality = it->second;
-      if (!modality.IsMap() || !modality["aligner"] || !modality["aligner"].IsMap()) continue;
-      if (!modality["aligner"]["init"]) continue;
-      YAML::Node aligner = it->second["aligner"];
-      aligner.remove("init");
-    }
-  }
-  return ConfigSection(model.source, copy, model.path);
 }
 
 }  // namespace
@@ -145,7 +119,7 @@ TrainedRun load_trained_run(const fs::path& run_dir, int64_t step) {
   if (const auto it = ckpt.meta.find("recipe_dir"); it != ckpt.meta.end() && it->is_string()) {
     base = fs::path(it->get<std::string>());
   }
-  auto config = ConfigSource::from_string(read_text(config_file), config_file.string(), base);
+  auto config = ConfigSource::from_string(read_text_file(config_file, "run config"), config_file.string(), base);
   if (!config->section("model").present()) {
     throw FormatError({.what = "the run's config.yaml has no model: section",
                        .where = config_file.string(),
@@ -163,7 +137,10 @@ TrainedRun load_trained_run(const fs::path& run_dir, int64_t step) {
                  .step = ckpt.step,
                  .config = config,
                  .frozen = {},
-                 .model = XInstructBlip::from_recipe(without_aligner_inits(config->section("model")))};
+                 // The checkpoint holds every tensor of the aligners (copy_named_tensors refuses it
+                 // otherwise), so the weights training started from are not read again: a run loads
+                 // even where they are absent, and without the time to load them.
+                 .model = XInstructBlip::from_recipe(config->section("model"), {.load_aligner_init = false})};
   run.frozen = frozen_model_identities(run.model);
   const json stored = ckpt.meta.value("frozen_models", json());
   if (!stored.is_null() && stored != run.frozen) {

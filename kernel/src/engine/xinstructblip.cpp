@@ -40,10 +40,12 @@ void ModelOptions::validate(Validator& v) const {
   v.require(!modalities.present() || modalities.node.IsMap(), "modalities", "a mapping: name → section",
             "another YAML kind");
   v.require(modalities.present() && modalities.node.size() > 0, "modalities", "at least one modality", "none",
-            "add e.g. modalities: {image: {…}}");
-  v.require(!llm.present() || llm.node.IsMap(), "llm", "a mapping: {plugin: llama, …}", "another YAML kind");
+            "add one under modalities: (its name as `xib plugins` lists it) → its section");
+  v.require(!llm.present() || llm.node.IsMap(), "llm", "a mapping: {plugin: NAME, …the plugin's options}",
+            "another YAML kind");
   if (llm.present() && llm.node.IsMap() && llm.node["plugin"]) {
-    v.require(llm.node["plugin"].IsScalar(), "llm.plugin", "a language-model name (llama)", "not a name");
+    v.require(llm.node["plugin"].IsScalar(), "llm.plugin", "a language-model name (as `xib plugins` lists it)",
+              "not a name");
   }
 }
 
@@ -51,7 +53,7 @@ std::string ModelOptions::llm_plugin() const {
   if (llm.present() && llm.node.IsMap() && llm.node["plugin"] && llm.node["plugin"].IsScalar()) {
     return llm.node["plugin"].as<std::string>();
   }
-  return "llama";
+  return only_language_model(llm.path.empty() ? "model.llm" : llm.path);
 }
 
 struct XInstructBlip::Impl {
@@ -79,7 +81,7 @@ struct XInstructBlip::Impl {
   }
 };
 
-XInstructBlip XInstructBlip::from_recipe(const ConfigSection& model_section) {
+XInstructBlip XInstructBlip::from_recipe(const ConfigSection& model_section, const ModelBuildOptions& build) {
   const auto options = bind<ModelOptions>(model_section);
   XInstructBlipParts parts{.prompt = options.prompt, .skip_undecodable = options.skip_undecodable};
   // The LLM section without `plugin:`, which is ours, not the plugin's.
@@ -88,18 +90,12 @@ XInstructBlip XInstructBlip::from_recipe(const ConfigSection& model_section) {
   const ConfigSection llm_section(options.llm.source ? options.llm.source : model_section.source, llm_node,
                                   model_section.key_path("llm"));
   parts.lm = Registry::global().create<LanguageModel>(options.llm_plugin(), FactoryArgs{.options = llm_section});
-  // Every aligner writes tokens of the LLM's width: fill aligner.llm_width in from the LLM when
-  // the recipe leaves it out (an explicit value is kept and checked below).
-  YAML::Node modalities = YAML::Clone(options.modalities.node);
-  for (auto kv : modalities) {
-    YAML::Node aligner = kv.second["aligner"];
-    if (aligner && aligner.IsMap() && !aligner["llm_width"]) aligner["llm_width"] = parts.lm->hidden_size();
-  }
-  const ConfigSection filled(options.modalities.source ? options.modalities.source : model_section.source, modalities,
-                             options.modalities.path);
-  for (const auto& kv : modalities) {
+  // Each modality learns the LLM's width from its context and passes it on to its aligner.
+  for (const auto& kv : options.modalities.node) {
     const auto name = kv.first.as<std::string>();
-    parts.modalities.push_back(Registry::global().create<Modality>(name, FactoryArgs{.options = filled.child(name)}));
+    const ModalityContext context{
+        .name = name, .llm_width = parts.lm->hidden_size(), .load_aligner_init = build.load_aligner_init};
+    parts.modalities.push_back(Registry::global().create<Modality>(name, context, options.modalities.child(name)));
   }
   return XInstructBlip(std::move(parts));
 }
@@ -123,16 +119,18 @@ XInstructBlip::XInstructBlip(XInstructBlipParts parts) : impl_(std::make_unique<
       throw ShapeError(
           {.what = "aligner output width differs from the language model's hidden size",
            .where = fmt::format("model.modalities.{}.aligner", m->name()),
-           .expected = fmt::format("llm_width {} (hidden size of {})", impl_->lm->hidden_size(), impl_->lm->name()),
+           .expected = fmt::format("{} (hidden size of {})", impl_->lm->hidden_size(), impl_->lm->name()),
            .got = fmt::format("{}", a.output_width()),
-           .hint = fmt::format("set aligner.llm_width: {}", impl_->lm->hidden_size())});
+           .hint = fmt::format("build the modality with a ModalityContext whose llm_width is {} (from_recipe does)",
+                               impl_->lm->hidden_size())});
     }
     if (a.input_width() != m->encoder().width()) {
       throw ShapeError({.what = "aligner input width differs from the encoder's width",
                         .where = fmt::format("model.modalities.{}.aligner", m->name()),
-                        .expected = fmt::format("encoder_width {} ({})", m->encoder().width(), m->encoder().name()),
+                        .expected = fmt::format("{} ({})", m->encoder().width(), m->encoder().name()),
                         .got = fmt::format("{}", a.input_width()),
-                        .hint = "leave aligner.encoder_width out: the modality fills it in"});
+                        .hint = "the modality must make its aligner with its encoder's width "
+                                "(ModalityContext::make_aligner)"});
     }
     impl_->modalities.push_back(std::move(m));
   }
@@ -186,7 +184,7 @@ bool XInstructBlip::training() const { return impl_->training; }
 int64_t XInstructBlip::skipped() const { return static_cast<int64_t>(impl_->skipped_ids.size()); }
 const std::vector<std::string>& XInstructBlip::skipped_ids() const { return impl_->skipped_ids; }
 
-EncodedFeatures XInstructBlip::encode(std::span<const Sample> samples, bool training) {
+LoadedInputs XInstructBlip::load_inputs(std::span<const Sample> samples, bool training) {
   if (samples.empty()) throw UsageError({.what = "encode() got no samples", .where = "XInstructBlip::encode"});
   // The batch's modalities, in model order; every sample must have one file for each.
   std::set<std::string> used;
@@ -221,8 +219,11 @@ EncodedFeatures XInstructBlip::encode(std::span<const Sample> samples, bool trai
     }
   }
 
-  EncodedFeatures out;
-  std::vector<std::vector<at::Tensor>> loaded(mods.size());
+  LoadedInputs in;
+  EncodedFeatures& out = in.features;
+  for (size_t i : mods) in.modalities.push_back(impl_->modalities[i]->name());
+  std::vector<std::vector<at::Tensor>>& loaded = in.tensors;
+  loaded.resize(mods.size());
   for (size_t si = 0; si < samples.size(); ++si) {
     const Sample& s = samples[si];
     std::vector<at::Tensor> row;
@@ -249,17 +250,27 @@ EncodedFeatures XInstructBlip::encode(std::span<const Sample> samples, bool trai
     out.kept.push_back(si);
     for (size_t k = 0; k < mods.size(); ++k) loaded[k].push_back(row[k]);
   }
-  if (out.kept.empty()) return out;
+  for (const auto& s : samples) in.ids.push_back(s.id);
+  return in;
+}
 
+EncodedFeatures XInstructBlip::encode(std::span<const Sample> samples, bool training) {
+  return encode_loaded(load_inputs(samples, training));
+}
+
+EncodedFeatures XInstructBlip::encode_loaded(LoadedInputs in) {
+  EncodedFeatures out = std::move(in.features);
+  if (out.kept.empty()) return out;
+  const auto& loaded = in.tensors;
   torch::NoGradGuard no_grad;  // the encoders are frozen
-  for (size_t k = 0; k < mods.size(); ++k) {
-    Modality& m = *impl_->modalities[mods[k]];
+  for (size_t k = 0; k < in.modalities.size(); ++k) {
+    Modality& m = *impl_->modalities[impl_->index_of(in.modalities[k], "loaded inputs")];
     const auto& first = loaded[k].front();
     for (size_t r = 1; r < loaded[k].size(); ++r) {
       if (loaded[k][r].sizes() != first.sizes()) {
         throw ShapeError({.what = fmt::format("{} inputs of one batch differ in shape", m.name()),
-                          .where = fmt::format("sample '{}'", samples[out.kept[r]].id),
-                          .expected = fmt::format("{} (as sample '{}')", shape_of(first), samples[out.kept[0]].id),
+                          .where = fmt::format("sample '{}'", in.ids[out.kept[r]]),
+                          .expected = fmt::format("{} (as sample '{}')", shape_of(first), in.ids[out.kept[0]]),
                           .got = shape_of(loaded[k][r]),
                           .hint = m.is_sequence() ? "sequences of one batch need the same number of segments" : ""});
       }

@@ -9,6 +9,7 @@
 
 #include "xib/eval/eval_recipe.h"
 #include "xib/language_model.h"
+#include "xib/prompts.h"
 #include "xib/text/utf8.h"
 #include "xib/tokenizer.h"
 #include "xib/trained_run.h"
@@ -46,7 +47,8 @@ std::string answer_text(const Tokenizer& tokenizer, std::span<const int64_t> ids
 }
 
 Answers generate_answers(XInstructBlip& model, std::span<const Sample> samples, const GenerateOptions& options,
-                         const TokenCallback& on_token, std::span<const Sample> feature_samples) {
+                         const TokenCallback& on_token, std::span<const Sample> feature_samples,
+                         std::span<const std::string> order) {
   if (!feature_samples.empty() && feature_samples.size() != samples.size()) {
     throw UsageError({.what = "feature samples do not pair with the samples",
                       .where = "eval::generate_answers",
@@ -66,7 +68,7 @@ Answers generate_answers(XInstructBlip& model, std::span<const Sample> samples, 
   }
   if (features.kept.empty()) return out;
   at::NoGradGuard no_grad;
-  const Assembled prompt = model.build_prompt(samples, features);
+  const Assembled prompt = model.build_prompt(samples, features, order);
   out.result = generate(model.lm(), prompt.embeddings, prompt.attention_mask, options, on_token);
   const std::vector<int64_t> eos = options.eos_ids.empty() ? model.lm().eos_ids() : options.eos_ids;
   out.texts.reserve(out.result.tokens.size());
@@ -75,12 +77,20 @@ Answers generate_answers(XInstructBlip& model, std::span<const Sample> samples, 
 }
 
 AskResult ask(const AskOptions& o, const std::function<void(std::string_view)>& on_text) {
+  if (o.inputs.empty()) {
+    throw UsageError({.what = "no input file to ask about",
+                      .where = "xib ask",
+                      .expected = "at least one MODALITY=FILE",
+                      .hint = "xib ask --run RUN_DIR --input MODALITY=FILE \"question\""});
+  }
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(o.file, ec)) {
-    throw NotFoundError({.what = "no file to ask about",
-                         .where = o.file.string(),
-                         .expected = "a readable file",
-                         .got = std::filesystem::exists(o.file, ec) ? "not a regular file" : "no such file"});
+  for (const auto& in : o.inputs) {
+    if (!std::filesystem::is_regular_file(in.file, ec)) {
+      throw NotFoundError({.what = "no file to ask about",
+                           .where = in.file.string(),
+                           .expected = "a readable file",
+                           .got = std::filesystem::exists(in.file, ec) ? "not a regular file" : "no such file"});
+    }
   }
   // A question gets SPEC's QA settings; without one the input is described (captioning).
   const std::string task = o.question.empty() ? "caption" : "qa";
@@ -100,23 +110,34 @@ AskResult ask(const AskOptions& o, const std::function<void(std::string_view)>& 
 
   TrainedRun run = load_trained_run(o.run, o.step);
   XInstructBlip& model = run.model;
-  AskResult out{.modality = o.modality, .checkpoint = run.checkpoint, .step = run.step, .options = g};
-  if (out.modality.empty()) {
-    const auto names = model.modality_names();
-    if (names.size() != 1) {
-      throw UsageError({.what = "which modality is the file? the run has several",
-                        .where = o.run.string(),
-                        .expected = "a modality, one of: " + join_names(names),
-                        .hint = "xib ask --modality NAME --input FILE"});
+  AskResult out{.inputs = o.inputs, .checkpoint = run.checkpoint, .step = run.step, .options = g};
+  Sample sample{.id = o.inputs.front().file.filename().string(),
+                .task = task,
+                .instruction = o.question.empty() ? std::string(kCaptionEvalInstruction) : o.question};
+  std::vector<std::string> order;
+  for (auto& in : out.inputs) {
+    if (in.modality.empty()) {
+      const auto names = model.modality_names();
+      if (names.size() != 1) {
+        throw UsageError({.what = fmt::format("which modality is {}? the run has several", in.file.string()),
+                          .where = o.run.string(),
+                          .expected = "MODALITY=FILE with a modality, one of: " + join_names(names),
+                          .hint = "xib ask --input MODALITY=FILE"});
+      }
+      in.modality = names.front();
     }
-    out.modality = names.front();
+    (void)model.modality(in.modality);  // NotFoundError listing the run's modalities
+    if (sample.inputs.count(in.modality)) {
+      throw UsageError(
+          {.what = fmt::format("modality '{}' given twice", in.modality),
+           .where = "xib ask",
+           .expected = "one file per modality",
+           .got = fmt::format("{} and {}", sample.inputs.at(in.modality).front().string(), in.file.string())});
+    }
+    sample.inputs[in.modality] = {in.file};
+    order.push_back(in.modality);
   }
-  (void)model.modality(out.modality);  // NotFoundError listing the run's modalities
 
-  const Sample sample{.id = o.file.filename().string(),
-                      .inputs = {{out.modality, {o.file}}},
-                      .task = task,
-                      .instruction = o.question.empty() ? std::string("a short description") : o.question};
   // Greedy decoding streams: after each token, the answer text of the ids so far up to its last
   // complete character (as answer_text() makes it) minus what was already handed on. Each piece
   // handed on is a prefix of the final answer: an incomplete last character is held back, and
@@ -136,23 +157,36 @@ AskResult ask(const AskOptions& o, const std::function<void(std::string_view)>& 
     }
     return true;
   };
+  // A file that fails to decode is named with the modality that tried to read it.
   const auto undecodable = [&](ErrorInfo info) {
-    info.what = fmt::format("cannot decode {} as input of the {} modality", o.file.string(), out.modality);
-    info.hint = fmt::format("give a file the {} modality reads (image: PNG or JPEG)", out.modality);
+    for (const auto& in : out.inputs) {
+      if (info.where != in.file.string()) continue;
+      info.what = fmt::format("cannot decode {} as input of the {} modality", in.file.string(), in.modality);
+      info.hint = fmt::format("give a file the {} modality reads", in.modality);
+    }
     return info;
+  };
+  const auto is_input = [&](const std::string& where) {
+    for (const auto& in : out.inputs) {
+      if (where == in.file.string()) return true;
+    }
+    return false;
   };
   Answers a;
   try {
-    a = generate_answers(model, std::span<const Sample>(&sample, 1), g, on_token);
+    a = generate_answers(model, std::span<const Sample>(&sample, 1), g, on_token, {}, order);
   } catch (const IoError& e) {
-    if (e.info().where != o.file.string()) throw;
+    if (!is_input(e.info().where)) throw;
     throw IoError(undecodable(e.info()));
   } catch (const FormatError& e) {
-    if (e.info().where != o.file.string()) throw;
+    if (!is_input(e.info().where)) throw;
     throw FormatError(undecodable(e.info()));
   }
   if (a.kept.empty()) {  // the run's model skips undecodable files (skip_undecodable)
-    throw FormatError(undecodable({.where = o.file.string(), .got = "skipped as undecodable"}));
+    throw FormatError({.what = "an input was skipped as undecodable",
+                       .where = o.inputs.front().file.string(),
+                       .got = "skipped as undecodable",
+                       .hint = "give files the run's modalities read"});
   }
   out.answer = a.texts.empty() ? std::string() : a.texts.front();
   out.result = std::move(a.result);

@@ -7,24 +7,12 @@
 #include <string>
 
 #include "xib/error.h"
+#include "xib/files.h"
 
 namespace xib::eval {
 namespace {
 
 using nlohmann::json;
-
-json read_json(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in)
-    throw IoError(
-        ErrorInfo{.what = "cannot open evaluation file", .where = file.string(), .got = std::strerror(errno)});
-  try {
-    return json::parse(in);
-  } catch (const json::exception& e) {
-    throw FormatError(ErrorInfo{
-        .what = "evaluation file is not valid JSON", .where = file.string(), .expected = "JSON", .got = e.what()});
-  }
-}
 
 [[noreturn]] void bad(const std::filesystem::path& file, const std::string& where, std::string expected,
                       const json& got) {
@@ -56,7 +44,7 @@ const json& field(const json& record, const char* key, const std::filesystem::pa
 /// [{id_key, value_key}, …] or {"id": value} → id → string; a repeated id is a FormatError.
 std::map<std::string, std::string> read_single(const std::filesystem::path& file, const char* id_key,
                                                const char* value_key) {
-  json doc = read_json(file);
+  json doc = read_json_file(file, "evaluation file");
   std::map<std::string, std::string> out;
   auto add = [&](std::string id, std::string value, const std::string& where) {
     if (!out.emplace(id, std::move(value)).second)
@@ -96,7 +84,7 @@ std::map<std::string, std::string> read_vqa_predictions(const std::filesystem::p
 }
 
 std::map<std::string, std::vector<std::string>> read_caption_references(const std::filesystem::path& file) {
-  json doc = read_json(file);
+  json doc = read_json_file(file, "evaluation file");
   std::map<std::string, std::vector<std::string>> out;
   if (doc.is_object() && doc.contains("annotations")) doc = doc["annotations"];
   if (doc.is_array()) {
@@ -114,7 +102,7 @@ std::map<std::string, std::vector<std::string>> read_caption_references(const st
 }
 
 std::map<std::string, VqaReference> read_vqa_references(const std::filesystem::path& file) {
-  json doc = read_json(file);
+  json doc = read_json_file(file, "evaluation file");
   std::map<std::string, VqaReference> out;
   if (doc.is_object() && doc.contains("annotations")) doc = doc["annotations"];
   if (doc.is_array()) {

@@ -23,6 +23,7 @@
 #include "xib/eval/caption_metrics.h"
 #include "xib/eval/eval_files.h"
 #include "xib/eval/vqa_metrics.h"
+#include "xib/files.h"
 #include "xib/language_model.h"
 #include "xib/log.h"
 #include "xib/modality.h"

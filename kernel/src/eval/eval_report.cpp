@@ -160,7 +160,7 @@ std::string summary_text(const EvalSummary& s) {
       s.checkpoint.empty() ? std::string() : fmt::format(" at step {}", s.step), s.control, format_duration(s.seconds));
   for (const auto& r : s.datasets) {
     out += fmt::format("  {:<16} {:<8} {:>5} {:<10} {}  ({})\n", r.name, r.task, answered(r),
-                       r.task == "caption" ? "images" : "questions", headline(r), format_duration(r.seconds));
+                       r.task == "caption" ? "inputs" : "questions", headline(r), format_duration(r.seconds));
   }
   out += fmt::format("  trainable values {}; predictions, metrics.json and report.md in {}\n", s.trainable_values,
                      s.out.string());

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "xib/error.h"
+#include "xib/text/strings.h"
 
 namespace xib::eval {
 namespace {
@@ -156,19 +157,7 @@ bool is_py_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' || (c >= '\x1c' && c <= '\x1f');
 }
 
-std::string replace_all(std::string s, std::string_view from, std::string_view to) {
-  std::string out;
-  size_t start = 0;
-  while (true) {
-    size_t pos = s.find(from, start);
-    if (pos == std::string::npos) break;
-    out.append(s, start, pos - start);
-    out.append(to);
-    start = pos + from.size();
-  }
-  out.append(s, start, std::string::npos);
-  return out;
-}
+using text::replace_all;
 
 std::string strip(std::string_view s) {
   size_t a = 0, b = s.size();

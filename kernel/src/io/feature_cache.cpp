@@ -18,6 +18,7 @@
 #include "hdf5_util.h"
 #include "xib/build_info.h"
 #include "xib/encoder.h"
+#include "xib/files.h"
 #include "xib/modality.h"
 
 namespace xib {
@@ -328,12 +329,12 @@ void FeatureCache::commit() {
   } catch (const H5::Exception& e) {
     hdf5::failed("cannot finish writing the feature cache", temp, e);
   }
-  hdf5::fsync_path(temp, false);
+  fsync_path(temp, false);
   if (::rename(temp.c_str(), impl_->path.c_str()) != 0) {
     hdf5::io_failed(fmt::format("cannot rename '{}' to '{}'", temp.string(), impl_->path.string()), impl_->path, errno);
   }
   impl_->temp.clear();
-  hdf5::fsync_path(impl_->path.has_parent_path() ? impl_->path.parent_path() : fs::path("."), true);
+  fsync_path(impl_->path.has_parent_path() ? impl_->path.parent_path() : fs::path("."), true);
   impl_->file = Impl::open_checked(impl_->path, impl_->path, H5F_ACC_RDONLY);
 }
 

@@ -23,15 +23,6 @@ namespace xib::hdf5 {
                  .hint = err == ENOSPC ? "free some disk space" : "check the folder's permissions"});
 }
 
-void fsync_path(const std::filesystem::path& p, bool directory) {
-  const int fd = ::open(p.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
-  if (fd < 0) io_failed(fmt::format("cannot open '{}' to flush it", p.string()), p, errno);
-  const int rc = ::fsync(fd);
-  const int err = errno;
-  ::close(fd);
-  if (rc != 0 && err != EINVAL) io_failed(fmt::format("cannot flush '{}' to disk", p.string()), p, err);
-}
-
 namespace {
 
 H5::StrType utf8_string_type() {

@@ -1,6 +1,6 @@
 // Small HDF5 helpers for the feature cache (src/io/feature_cache*.cpp): attributes that h5py
 // reads naturally (UTF-8 variable-length strings, little-endian int64), names in a group, HDF5
-// and system failures as IoError, fsync. Internal to the kernel.
+// and system failures as IoError (fsync: xib/files.h). Internal to the kernel.
 #pragma once
 
 #include <H5Cpp.h>
@@ -17,8 +17,6 @@ namespace xib::hdf5 {
 [[noreturn]] void failed(const std::string& what, const std::filesystem::path& where, const H5::Exception& e);
 /// A failed system call (errno `err`) as IoError.
 [[noreturn]] void io_failed(const std::string& what, const std::filesystem::path& where, int err);
-/// fsync a file or a folder (folders make renames inside them durable).
-void fsync_path(const std::filesystem::path& p, bool directory);
 
 /// Scalar UTF-8 string attribute (h5py: str).
 void write_string_attr(const H5::H5Object& o, const char* name, const std::string& value);

@@ -144,7 +144,7 @@ class CheckpointSource final : public SourceBase {
 
 /// A GGUF file: every tensor dequantised to f32 when opened (aligned F32 tensors point into the
 /// mapping, the others are owned here), named as stored, row-major shapes. attn_q / attn_k stay in
-/// llama.cpp's permuted row order: the model's loader applies unpermute_qk (xib/io/gguf.h).
+/// llama.cpp's permuted row order: the model's loader undoes it (plugins/llama, llama_maps.h).
 class GgufSource final : public SourceBase {
  public:
   GgufSource(const fs::path& path, const WeightOpenOptions& options) : file_(path) {

@@ -1,5 +1,7 @@
 #include "xib/plugin_loader.h"
 
+#include <dlfcn.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -51,11 +53,21 @@ std::vector<fs::path> plugin_search_path(const std::vector<fs::path>& extra) {
       start = colon + 1;
     }
   }
-  candidates.emplace_back(XIB_BUILD_PLUGIN_DIR);
-  // An installed tree: <prefix>/bin/xib next to <prefix>/lib/xib/plugins.
+  // The plugins that belong to this kernel: the build tree's folder when this is the build
+  // tree's libxib_kernel.so, else <libdir>/xib/plugins beside the installed one. (An installed
+  // xib must not pick up the plugins of the tree it was installed from.)
   std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) candidates.push_back(exe.parent_path().parent_path() / "lib" / "xib" / "plugins");
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&plugin_search_path), &info) != 0 && info.dli_fname) {
+    const fs::path lib = fs::weakly_canonical(fs::path(info.dli_fname).parent_path(), ec);
+    if (!ec && lib == fs::weakly_canonical(XIB_BUILD_LIB_DIR, ec)) {
+      candidates.emplace_back(XIB_BUILD_PLUGIN_DIR);
+    } else {
+      candidates.push_back(lib / "xib" / "plugins");
+    }
+  } else {
+    candidates.emplace_back(XIB_BUILD_PLUGIN_DIR);
+  }
 
   std::vector<fs::path> out;
   std::set<fs::path> seen;

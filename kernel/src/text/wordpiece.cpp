@@ -6,6 +6,7 @@
 
 #include "bert_unicode.h"
 #include "xib/error.h"
+#include "xib/text/strings.h"
 #include "xib/text/utf8.h"
 
 namespace xib::text {
@@ -276,12 +277,6 @@ std::string WordPieceTokenizer::decode(std::span<const int64_t> ids, bool skip_s
   }
   // " ##" joins continuation pieces; then transformers' clean_up_tokenization.
   std::string out;
-  const auto replace_all = [](std::string s, std::string_view from, std::string_view to) {
-    for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size()) {
-      s.replace(pos, from.size(), to);
-    }
-    return s;
-  };
   out = replace_all(joined, " ##", "");
   for (const auto& [from, to] : std::initializer_list<std::pair<std::string_view, std::string_view>>{{" .", "."},
                                                                                                      {" ?", "?"},

@@ -19,6 +19,7 @@
 
 #include "../weights/torch_dtype.h"
 #include "xib/error.h"
+#include "xib/files.h"
 #include "xib/io/safetensors.h"
 #include "xib/log.h"
 #include "xib/sha256.h"
@@ -40,16 +41,6 @@ constexpr const char* kMetaFile = "checkpoint.json";
                  .where = where.string(),
                  .got = std::strerror(err),
                  .hint = err == ENOSPC ? "free some disk space" : "check the run folder's permissions"});
-}
-
-/// fsync a file or folder; folders make renames and creations inside them durable.
-void fsync_path(const fs::path& p, bool directory) {
-  const int fd = ::open(p.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
-  if (fd < 0) io_failed(fmt::format("cannot open '{}' to flush it", p.string()), p, errno);
-  const int rc = ::fsync(fd);
-  const int err = errno;
-  ::close(fd);
-  if (rc != 0 && err != EINVAL) io_failed(fmt::format("cannot flush '{}' to disk", p.string()), p, err);
 }
 
 /// Writes `text` to a new file and fsyncs it (no rename: callers write into temporary names).

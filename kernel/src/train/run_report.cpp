@@ -1,5 +1,5 @@
 // Plots and the Markdown report of a training run (run_report.h).
-#include "run_report.h"
+#include "xib/train/run_report.h"
 
 #include <fmt/format.h>
 
@@ -7,6 +7,7 @@
 #include <cmath>
 #include <map>
 
+#include "xib/files.h"
 #include "xib/metrics.h"
 #include "xib/plot.h"
 #include "xib/progress.h"

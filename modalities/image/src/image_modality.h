@@ -1,6 +1,6 @@
-// The image Modality: name "image", cue " image: ", one input = one image (not a sequence); its
-// processor, the encoder its recipe section chooses, and its own aligner made by the kernel's
-// aligner factory from the section's `aligner:` part.
+// The image Modality: cue " image: " (image_prompts.h), one input = one image (not a sequence);
+// its processor, the encoder its recipe section chooses, and its own aligner, which the model's
+// context makes from the section's `aligner:` part (ModalityContext::make_aligner).
 #pragma once
 
 #include <memory>
@@ -17,12 +17,12 @@ namespace xib::image {
 class ImageModality : public Modality {
  public:
   /// Builds the encoder (weights loaded) and the aligner. The aligner section's `type` picks the
-  /// registered Aligner ("qformer", "linear", …); an absent section means no aligner (encoder-only
-  /// use, e.g. feature caching), and aligner() then throws.
-  explicit ImageModality(const ConfigSection& section);
+  /// registered Aligner ("qformer", "linear", …). A context without an LLM width (encoder-only
+  /// use, e.g. feature caching) gives no aligner, and aligner() then throws.
+  ImageModality(const ModalityContext& context, const ConfigSection& section);
 
-  std::string name() const override { return "image"; }
-  std::string cue() const override { return options_.cue; }
+  std::string name() const override { return name_; }
+  std::string cue() const override;
   bool is_sequence() const override { return false; }
 
   ImageProcessor& processor() override { return *processor_; }
@@ -34,12 +34,13 @@ class ImageModality : public Modality {
 
  private:
   ImageModalityOptions options_;
+  std::string name_;
   std::unique_ptr<ImageProcessor> processor_;
   std::unique_ptr<Encoder> encoder_;
   std::shared_ptr<Aligner> aligner_;
 };
 
 /// The registry factory.
-std::unique_ptr<Modality> make_image_modality(const FactoryArgs& args);
+std::unique_ptr<Modality> make_image_modality(const ModalityContext& context, const ConfigSection& section);
 
 }  // namespace xib::image

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -95,15 +96,15 @@ struct ProcessorOptions {
 struct ImageModalityOptions {
   EncoderOptions encoder = {};
   ProcessorOptions processor = {};
-  ConfigSection aligner = {};  ///< bound by the aligner's own factory
-  std::string cue = " image: ";
+  ConfigSection aligner = {};           ///< bound by the aligner's own type (ModalityContext::make_aligner)
+  std::optional<std::string> cue = {};  ///< default: image_prompts().cue
 
   template <class V>
   void fields(V& v) {
     v("encoder", encoder, "the frozen image encoder");
     v("processor", processor, "decoding, geometry and normalisation");
     v("aligner", aligner, "the aligner section ({type: qformer | linear, …})");
-    v("cue", cue, "text before the image tokens in the prompt");
+    v("cue", cue, "text before the image tokens in the prompt (default ' image: ')");
   }
 };
 

@@ -18,7 +18,7 @@ ImageProcessor::ImageProcessor(ProcessorOptions options, const std::string& enco
   std_ = options_.std.empty() ? s : options_.std;
 }
 
-io::Image ImageProcessor::prepare(const io::Image& image, bool training) {
+media::Image ImageProcessor::prepare(const media::Image& image, bool training) {
   const int size = static_cast<int>(options_.size);
   if (training) {
     const RandomResizedCropOptions o{.scale_min = options_.scale_min, .scale_max = options_.scale_max};
@@ -27,7 +27,7 @@ io::Image ImageProcessor::prepare(const io::Image& image, bool training) {
   return options_.resize == "squash" ? resize_squash(image, size) : resize_and_center_crop(image, size);
 }
 
-void ImageProcessor::normalise_into(const io::Image& image, float* out) const {
+void ImageProcessor::normalise_into(const media::Image& image, float* out) const {
   const size_t hw = static_cast<size_t>(image.width) * image.height;
   for (int c = 0; c < 3; ++c) {
     // The same float arithmetic as torchvision: ToTensor's x / 255, then Normalize's (x − m) / s.
@@ -36,20 +36,20 @@ void ImageProcessor::normalise_into(const io::Image& image, float* out) const {
   }
 }
 
-Tensor ImageProcessor::normalise(const io::Image& image) const {
+Tensor ImageProcessor::normalise(const media::Image& image) const {
   std::vector<float> out(static_cast<size_t>(image.width) * image.height * 3);
   normalise_into(image, out.data());
   return tensor_from_floats(std::move(out), {3, image.height, image.width});
 }
 
 nlohmann::json ImageProcessor::config() const {
-  // Decoding (xib/io/image.h: EXIF orientation, every mode → 8-bit RGB) and the bicubic
+  // Decoding (xib/media/image.h: EXIF orientation, every mode → 8-bit RGB) and the bicubic
   // resampling are fixed by the code; "type" names that pipeline.
   return {{"type", "image"}, {"size", options_.size}, {"resize", options_.resize}, {"mean", mean_}, {"std", std_}};
 }
 
 Tensor ImageProcessor::load(const std::filesystem::path& file, bool training) {
-  return normalise(prepare(io::read_image(file), training));
+  return normalise(prepare(media::read_image(file), training));
 }
 
 ImageBatch ImageProcessor::load_batch(std::span<const std::filesystem::path> files, bool training) {
@@ -57,9 +57,9 @@ ImageBatch ImageProcessor::load_batch(std::span<const std::filesystem::path> fil
   std::vector<float> all;
   const size_t per = static_cast<size_t>(options_.size) * options_.size * 3;
   for (size_t i = 0; i < files.size(); ++i) {
-    io::Image img;
+    media::Image img;
     try {
-      img = prepare(io::read_image(files[i]), training);
+      img = prepare(media::read_image(files[i]), training);
     } catch (const Error& e) {
       if (!options_.skip_undecodable) throw;
       std::lock_guard lock(mu_);

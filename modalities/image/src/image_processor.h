@@ -1,4 +1,4 @@
-// The image processor: file → decoded RGB (xib/io/image.h, EXIF orientation applied) →
+// The image processor: file → decoded RGB (xib/media/image.h, EXIF orientation applied) →
 // geometry (eval: shorter side to `size` + centre crop, or LAVIS's squash; train: random
 // resized crop, scale 0.9–1.0, ratio 3/4–4/3) with PIL's bicubic resampling → float32
 // [3, size, size], (x / 255 − mean) / std with the encoder's normalisation.
@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "image_options.h"
-#include "xib/io/image.h"
+#include "xib/media/image.h"
 #include "xib/modality.h"
 #include "xib/runtime.h"
 
@@ -48,9 +48,9 @@ class ImageProcessor : public Processor {
   ImageBatch load_batch(std::span<const std::filesystem::path> files, bool training);
 
   /// The 8-bit RGB image the encoder will see (before normalisation) — for tests and previews.
-  io::Image prepare(const io::Image& image, bool training);
+  media::Image prepare(const media::Image& image, bool training);
   /** 8-bit RGB [size, size] → [3, size, size] float32, normalised. */
-  Tensor normalise(const io::Image& image) const;
+  Tensor normalise(const media::Image& image) const;
 
   SkipReport skipped() const;
   void reset_skipped();
@@ -62,7 +62,7 @@ class ImageProcessor : public Processor {
   const std::vector<double>& stddev() const { return std_; }
 
  private:
-  void normalise_into(const io::Image& image, float* out) const;
+  void normalise_into(const media::Image& image, float* out) const;
 
   ProcessorOptions options_;
   std::vector<double> mean_, std_;

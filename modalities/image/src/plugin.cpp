@@ -3,12 +3,15 @@
 
 #include "encoders.h"
 #include "image_modality.h"
+#include "image_prompts.h"
 
 XIB_PLUGIN_INFO("0.1.0", "image modality: PNG/JPEG, PIL-exact processor, EfficientNet-Lite0 and EVA-CLIP ViT-g")
 
 XIB_PLUGIN_INIT(reg) {
   reg.add<xib::Modality>("image", &xib::image::make_image_modality,
                          "images (PNG/JPEG) → EfficientNet-Lite0 or EVA-CLIP ViT-g tokens → aligner; cue ' image: '");
+  reg.add<xib::ModalityPrompts>("image", xib::prompts_factory(xib::image::image_prompts()),
+                                "the image cue and instruction templates (caption, qa)");
   reg.add<xib::Encoder>(
       "efficientnet_lite0",
       [](const xib::FactoryArgs& a) {

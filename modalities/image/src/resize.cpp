@@ -62,9 +62,9 @@ Coefficients precompute(int in_size, int out_size) {
 
 inline uint8_t clip8(int32_t v) { return static_cast<uint8_t>(std::clamp(v >> kPrecisionBits, 0, 255)); }
 
-io::Image horizontal(const io::Image& in, int out_w) {
+media::Image horizontal(const media::Image& in, int out_w) {
   const Coefficients c = precompute(in.width, out_w);
-  io::Image out{.width = out_w, .height = in.height};
+  media::Image out{.width = out_w, .height = in.height};
   out.rgb.resize(static_cast<size_t>(out_w) * in.height * 3);
   for (int y = 0; y < in.height; ++y) {
     const uint8_t* row = in.rgb.data() + static_cast<size_t>(y) * in.width * 3;
@@ -86,9 +86,9 @@ io::Image horizontal(const io::Image& in, int out_w) {
   return out;
 }
 
-io::Image vertical(const io::Image& in, int out_h) {
+media::Image vertical(const media::Image& in, int out_h) {
   const Coefficients c = precompute(in.height, out_h);
-  io::Image out{.width = in.width, .height = out_h};
+  media::Image out{.width = in.width, .height = out_h};
   out.rgb.resize(static_cast<size_t>(in.width) * out_h * 3);
   const size_t stride = static_cast<size_t>(in.width) * 3;
   for (int yy = 0; yy < out_h; ++yy) {
@@ -109,7 +109,7 @@ int round_half_even(double v) { return static_cast<int>(std::nearbyint(v)); }
 
 }  // namespace
 
-io::Image resize_bicubic(const io::Image& in, int width, int height) {
+media::Image resize_bicubic(const media::Image& in, int width, int height) {
   if (width < 1 || height < 1 || in.empty()) {
     throw UsageError({.what = "cannot resize image",
                       .expected = "a non-empty image and a target of at least 1x1",
@@ -117,11 +117,11 @@ io::Image resize_bicubic(const io::Image& in, int width, int height) {
                              std::to_string(width) + "x" + std::to_string(height)});
   }
   // Pillow skips a pass whose size does not change.
-  io::Image tmp = width != in.width ? horizontal(in, width) : in;
+  media::Image tmp = width != in.width ? horizontal(in, width) : in;
   return height != in.height ? vertical(tmp, height) : tmp;
 }
 
-io::Image crop(const io::Image& in, const CropBox& b) {
+media::Image crop(const media::Image& in, const CropBox& b) {
   if (b.top < 0 || b.left < 0 || b.width < 1 || b.height < 1 || b.left + b.width > in.width ||
       b.top + b.height > in.height) {
     throw UsageError({.what = "crop box outside the image",
@@ -129,7 +129,7 @@ io::Image crop(const io::Image& in, const CropBox& b) {
                       .got = "top " + std::to_string(b.top) + ", left " + std::to_string(b.left) + ", " +
                              std::to_string(b.width) + "x" + std::to_string(b.height)});
   }
-  io::Image out{.width = b.width, .height = b.height};
+  media::Image out{.width = b.width, .height = b.height};
   out.rgb.resize(static_cast<size_t>(b.width) * b.height * 3);
   for (int y = 0; y < b.height; ++y) {
     const auto* src = in.rgb.data() + (static_cast<size_t>(b.top + y) * in.width + b.left) * 3;
@@ -176,15 +176,15 @@ CropBox random_resized_crop_box(int width, int height, const RandomResizedCropOp
   return {.top = (height - h) / 2, .left = (width - w) / 2, .height = h, .width = w};
 }
 
-io::Image resize_and_center_crop(const io::Image& in, int size) {
+media::Image resize_and_center_crop(const media::Image& in, int size) {
   const auto [w, h] = shorter_side_size(in.width, in.height, size);
-  io::Image r = resize_bicubic(in, w, h);
+  media::Image r = resize_bicubic(in, w, h);
   return crop(r, center_crop_box(r.width, r.height, size));
 }
 
-io::Image resize_squash(const io::Image& in, int size) { return resize_bicubic(in, size, size); }
+media::Image resize_squash(const media::Image& in, int size) { return resize_bicubic(in, size, size); }
 
-io::Image random_resized_crop(const io::Image& in, int size, const RandomResizedCropOptions& options, Rng& rng) {
+media::Image random_resized_crop(const media::Image& in, int size, const RandomResizedCropOptions& options, Rng& rng) {
   return resize_bicubic(crop(in, random_resized_crop_box(in.width, in.height, options, rng)), size, size);
 }
 

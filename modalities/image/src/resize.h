@@ -1,11 +1,11 @@
-// The image processor's geometry, torch-free, on 8-bit RGB images (xib/io/image.h):
+// The image processor's geometry, torch-free, on 8-bit RGB images (xib/media/image.h):
 // PIL's bicubic resampling and torchvision's Resize / CenterCrop / RandomResizedCrop rules, so
 // that xib's pixels match what upstream's PIL + torchvision pipeline feeds the encoder.
 #pragma once
 
 #include <utility>
 
-#include "xib/io/image.h"
+#include "xib/media/image.h"
 #include "xib/runtime.h"
 
 namespace xib::image {
@@ -14,7 +14,7 @@ namespace xib::image {
 /// result rounded to 8 bits), a = −0.5, support 2 scaled by the downscale factor (antialiased),
 /// weights normalised per output pixel and rounded to 22-bit fixed point, as Pillow's
 /// Resample.c does. width, height ≥ 1.
-io::Image resize_bicubic(const io::Image& in, int width, int height);
+media::Image resize_bicubic(const media::Image& in, int width, int height);
 
 /// A rectangle of an image (torchvision's order: top, left, height, width).
 struct CropBox {
@@ -23,7 +23,7 @@ struct CropBox {
 };
 
 /// The pixels inside `box` (which must lie inside the image).
-io::Image crop(const io::Image& in, const CropBox& box);
+media::Image crop(const media::Image& in, const CropBox& box);
 
 /// torchvision Resize(size) with an int: the shorter side becomes `size`, the longer
 /// int(size · long / short). Returns {width, height}.
@@ -43,10 +43,10 @@ struct RandomResizedCropOptions {
 CropBox random_resized_crop_box(int width, int height, const RandomResizedCropOptions& options, Rng& rng);
 
 /// Eval geometry: resize the shorter side to `size` (bicubic) + centre crop size×size.
-io::Image resize_and_center_crop(const io::Image& in, int size);
+media::Image resize_and_center_crop(const media::Image& in, int size);
 /// The upstream LAVIS eval geometry: squash to size×size (bicubic), aspect ratio not kept.
-io::Image resize_squash(const io::Image& in, int size);
+media::Image resize_squash(const media::Image& in, int size);
 /// Train geometry: a random crop (random_resized_crop_box) resized to size×size (bicubic).
-io::Image random_resized_crop(const io::Image& in, int size, const RandomResizedCropOptions& options, Rng& rng);
+media::Image random_resized_crop(const media::Image& in, int size, const RandomResizedCropOptions& options, Rng& rng);
 
 }  // namespace xib::image

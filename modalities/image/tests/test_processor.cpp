@@ -13,7 +13,7 @@
 #include "test_support.h"
 #include "torch_doctest.h"  // LibTorch + doctest, in the order that works
 #include "xib/error.h"
-#include "xib/io/image.h"
+#include "xib/media/image.h"
 
 namespace fs = std::filesystem;
 using namespace xib;
@@ -23,7 +23,7 @@ namespace {
 
 fs::path data() { return fs::path(XIB_IMAGE_TEST_DATA) / "processor"; }
 
-int max_diff(const io::Image& a, const io::Image& b) {
+int max_diff(const media::Image& a, const media::Image& b) {
   REQUIRE(a.width == b.width);
   REQUIRE(a.height == b.height);
   int worst = 0;
@@ -45,10 +45,10 @@ TEST_CASE("processor: eval geometry equals torchvision Resize(224) + CenterCrop(
   int checked = 0, exact = 0;
   for (const auto& [name, e] : want["images"].items()) {
     CAPTURE(name);
-    const io::Image src = io::read_image(data() / name);
+    const media::Image src = media::read_image(data() / name);
     CHECK(src.width == e["width"].get<int>());
-    const io::Image ours = proc.prepare(src, false);
-    const int diff = max_diff(ours, io::read_image(data() / ("eval_" + stem(name) + ".png")));
+    const media::Image ours = proc.prepare(src, false);
+    const int diff = max_diff(ours, media::read_image(data() / ("eval_" + stem(name) + ".png")));
     CHECK(diff <= 1);
     exact += diff == 0;
     ++checked;
@@ -66,8 +66,8 @@ TEST_CASE("processor: squash geometry equals LAVIS's Resize((224, 224))") {
   for (const auto& [name, e] : want["images"].items()) {
     if (!e.contains("squash")) continue;
     CAPTURE(name);
-    const io::Image ours = proc.prepare(io::read_image(data() / name), false);
-    CHECK(max_diff(ours, io::read_image(data() / ("squash_" + stem(name) + ".png"))) == 0);
+    const media::Image ours = proc.prepare(media::read_image(data() / name), false);
+    CHECK(max_diff(ours, media::read_image(data() / ("squash_" + stem(name) + ".png"))) == 0);
     ++checked;
   }
   CHECK(checked == 2);
@@ -84,8 +84,8 @@ TEST_CASE("resize: a given crop box resized to 224 equals torchvision's resized_
                       .left = c["left"].get<int>(),
                       .height = c["height"].get<int>(),
                       .width = c["width"].get<int>()};
-    const io::Image ours = resize_bicubic(crop(io::read_image(data() / name), box), 224, 224);
-    CHECK(max_diff(ours, io::read_image(data() / ("crop_" + stem(name) + ".png"))) <= 1);
+    const media::Image ours = resize_bicubic(crop(media::read_image(data() / name), box), 224, 224);
+    CHECK(max_diff(ours, media::read_image(data() / ("crop_" + stem(name) + ".png"))) <= 1);
     ++checked;
   }
   CHECK(checked == 3);
@@ -114,8 +114,8 @@ TEST_CASE("resize: torchvision's size and centre-crop rounding") {
   CHECK(center_crop_box(225, 225, 224) == CropBox{0, 0, 224, 224});   // round(0.5) = 0 (half to even)
   CHECK(center_crop_box(227, 227, 224) == CropBox{2, 2, 224, 224});   // round(1.5) = 2
   CHECK(center_crop_box(299, 224, 224) == CropBox{0, 38, 224, 224});  // round(37.5) = 38
-  CHECK_THROWS_AS(resize_bicubic(io::Image{}, 4, 4), xib::UsageError);
-  CHECK_THROWS_AS(crop(io::Image{.width = 4, .height = 4, .rgb = std::vector<uint8_t>(48)}, {0, 2, 3, 3}),
+  CHECK_THROWS_AS(resize_bicubic(media::Image{}, 4, 4), xib::UsageError);
+  CHECK_THROWS_AS(crop(media::Image{.width = 4, .height = 4, .rgb = std::vector<uint8_t>(48)}, {0, 2, 3, 3}),
                   xib::UsageError);
 }
 

@@ -10,6 +10,7 @@
 
 #include "xib/config.h"
 #include "xib/error.h"
+#include "xib/files.h"
 #include "xib/io/gguf.h"
 
 namespace xib::llama {
@@ -87,16 +88,6 @@ void read_rope(const json& j, LlamaConfig& c, const std::string& where) {
   if (auto v = opt_int(s, "original_max_position_embeddings")) c.rope.original_context = *v;
 }
 
-json read_json(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  if (!in) throw IoError({.what = "cannot open " + file.filename().string(), .where = file.string()});
-  try {
-    return json::parse(in);
-  } catch (const json::exception& e) {
-    throw FormatError({.what = "not valid JSON", .where = file.string(), .got = e.what()});
-  }
-}
-
 }  // namespace
 
 const std::vector<std::string>& supported_architectures() {
@@ -109,7 +100,7 @@ const std::vector<std::string>& supported_rope_types() {
   return names;
 }
 
-weights::maps::LlamaShape LlamaConfig::shape() const {
+LlamaShape LlamaConfig::shape() const {
   return {.layers = layers,
           .hidden = hidden,
           .ffn = ffn,
@@ -202,9 +193,10 @@ LlamaConfig config_from_hf_folder(const std::filesystem::path& dir) {
                    .expected = "an HF model folder (config.json, *.safetensors, tokenizer.json) or a .gguf file",
                    .hint = "point --model at the folder transformers' save_pretrained() wrote"});
   }
-  const json config = read_json(file);
+  const json config = read_json_file(file, file.filename().string());
   json generation;
-  if (std::filesystem::exists(dir / "generation_config.json")) generation = read_json(dir / "generation_config.json");
+  if (std::filesystem::exists(dir / "generation_config.json"))
+    generation = read_json_file(dir / "generation_config.json", "generation_config.json");
   LlamaConfig c = config_from_hf_json(config, generation.is_null() ? nullptr : &generation, file.string());
   if (c.name == "llama") c.name = std::filesystem::absolute(dir).lexically_normal().filename().string();
   return c;

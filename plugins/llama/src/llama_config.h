@@ -10,7 +10,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-#include "xib/weights/maps.h"
+#include "llama_maps.h"
 
 namespace xib::io {
 class GgufFile;
@@ -50,7 +50,7 @@ struct LlamaConfig {
   std::vector<int64_t> eos = {};
   std::optional<int64_t> pad = {};
 
-  weights::maps::LlamaShape shape() const;
+  LlamaShape shape() const;
   /// ConfigError listing every inconsistent value (heads not dividing, zero sizes, …).
   void check(const std::string& where) const;
 };

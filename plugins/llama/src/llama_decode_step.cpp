@@ -12,6 +12,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "llama_maps.h"
 #include "llama_model.h"
 #include "xib/config.h"
 #include "xib/error.h"
@@ -71,11 +72,11 @@ void LlamaModel::set_decode_mode(const std::string& mode) {
 
 void LlamaModel::use_gguf_blocks(const io::GgufFile& f) {
   // Output rows in Hugging Face order: attn_q / attn_k rows are stored rotary-permuted
-  // (io::unpermute_qk), so the packed rows are taken in the order unpermute_qk gives.
+  // (unpermute_qk), so the packed rows are taken in the order unpermute_qk gives.
   const auto hf_order = [](int64_t rows, int64_t heads) {
     std::vector<float> index(static_cast<size_t>(rows));
     std::iota(index.begin(), index.end(), 0.0f);
-    const std::vector<float> moved = io::unpermute_qk(index, rows, 1, heads);
+    const std::vector<float> moved = unpermute_qk(index, rows, 1, heads);
     return std::vector<int64_t>(moved.begin(), moved.end());
   };
   // The blocks of `names` (row-concatenated) replace `target` only when every part has them.

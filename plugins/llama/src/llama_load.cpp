@@ -1,6 +1,6 @@
 // Loading LLaMA weights through the weight maps (kernel/src/weights/maps/llama_maps.cpp).
 // GGUF: tensors are dequantised to f32 one parameter at a time; attn_q / attn_k rows are put
-// back into Hugging Face order (io::unpermute_qk) on the records, before the table's fusing
+// back into Hugging Face order (unpermute_qk) on the records, before the table's fusing
 // concat runs, since the map's transforms have no rotary-permutation kind.
 #include "llama_load.h"
 
@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 
+#include "llama_maps.h"
 #include "llama_model.h"
 #include "llama_tokenizer.h"
 #include "xib/error.h"
@@ -30,7 +31,7 @@ std::unique_ptr<LlamaModel> load_hf(const fs::path& dir, bool with_tokenizer) {
   auto model = std::make_unique<LlamaModel>(config_from_hf_folder(dir));
   const auto& cfg = model->config();
   const auto source = io::open_weights(dir);
-  const ExpandedMap map = expand(maps::hf_llama(cfg.tied), {.layers = cfg.layers});
+  const ExpandedMap map = expand(hf_llama(cfg.tied), {.layers = cfg.layers});
   const WeightPlan p =
       plan(map, source_tensors(source->tensors()), dest_spec(model->params()), {.source_label = dir.string()});
   p.raise_if_failed();
@@ -50,7 +51,7 @@ std::unique_ptr<LlamaModel> load_gguf(const fs::path& file, bool with_tokenizer,
   const auto& cfg = model->config();
   std::vector<SourceTensor> sources;
   for (const auto& t : f.tensors()) sources.push_back({.name = t.name, .shape = t.shape(), .dtype = io::DType::f32});
-  const ExpandedMap map = expand(maps::gguf_llama(cfg.tied), {.layers = cfg.layers});
+  const ExpandedMap map = expand(gguf_llama(cfg.tied), {.layers = cfg.layers});
   const WeightPlan p = plan(map, sources, dest_spec(model->params()), {.source_label = file.string()});
   p.raise_if_failed();
   // One parameter at a time: only its sources are dequantised and kept.
@@ -63,8 +64,8 @@ std::unique_ptr<LlamaModel> load_gguf(const fs::path& file, bool with_tokenizer,
       const bool q = name.ends_with(".attn_q.weight");
       const bool k = name.ends_with(".attn_k.weight");
       if (q || k) {
-        t.data = io::unpermute_qk(t.data, t.shape.at(0), t.shape.size() > 1 ? t.shape.at(1) : 1,
-                                  q ? cfg.heads : cfg.kv_heads);
+        t.data =
+            unpermute_qk(t.data, t.shape.at(0), t.shape.size() > 1 ? t.shape.at(1) : 1, q ? cfg.heads : cfg.kv_heads);
       }
       values.push_back(std::move(t));
       const auto& v = values.back();

@@ -94,7 +94,7 @@ void LlamaKvCache::select_rows(const at::Tensor& rows) {
 // ---- the model ----
 
 LlamaModel::LlamaModel(LlamaConfig config) : config_(std::move(config)) {
-  for (const auto& p : weights::maps::llama_params(config_.shape())) {
+  for (const auto& p : llama_params(config_.shape())) {
     params_.emplace(p.name, at::empty(p.shape, at::kFloat));
   }
   inv_freq_ = rope_inv_freq(config_);

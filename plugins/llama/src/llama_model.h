@@ -79,7 +79,7 @@ class LlamaModel final : public LanguageModel {
   c10::Device device() const override { return embed_.defined() ? embed_.device() : c10::Device(c10::kCPU); }
 
   const LlamaConfig& config() const { return config_; }
-  /// Our parameter names (xib/weights/maps.h) → tensors, for loading.
+  /// Our parameter names (llama_maps.h) → tensors, for loading.
   std::map<std::string, at::Tensor>& params() { return params_; }
   /// Call after loading: caches per-layer views of the parameters.
   void finish_loading();

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "xib/io/half.h"
+
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 #define XIB_LLAMA_X86 1
@@ -28,31 +30,11 @@ struct Q8Block {  // weight j = d·qs[j]
 };
 static_assert(sizeof(Q4Block) == 24 && sizeof(Q8Block) == 36);
 
-/// IEEE half → float (ggml_half), subnormals included.
+/// A ggml_half as stored (little-endian) → float.
 float half_to_float(const std::byte* p) {
   uint16_t h = 0;
   std::memcpy(&h, p, 2);
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  uint32_t exp = (h >> 10) & 0x1Fu, mant = h & 0x3FFu, bits = 0;
-  if (exp == 0x1F) {
-    bits = sign | 0x7F800000u | (mant << 13);
-  } else if (exp == 0) {
-    if (mant == 0) {
-      bits = sign;
-    } else {  // subnormal: normalise
-      int e = -1;
-      do {
-        ++e;
-        mant <<= 1;
-      } while ((mant & 0x400u) == 0);
-      bits = sign | (static_cast<uint32_t>(127 - 15 - e) << 23) | ((mant & 0x3FFu) << 13);
-    }
-  } else {
-    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
-  }
-  float f = 0;
-  std::memcpy(&f, &bits, 4);
-  return f;
+  return io::f16_to_f32(h);
 }
 
 // ---- plain C++ row dots ----

@@ -22,16 +22,6 @@ using nlohmann::json;
 
 namespace {
 
-json read_json(const fs::path& file) {
-  if (!fs::exists(file)) return nullptr;
-  std::ifstream in(file);
-  json j = json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) {
-    throw FormatError({.what = "not a JSON object", .where = file.string(), .expected = "a JSON object"});
-  }
-  return j;
-}
-
 std::string lower(std::string s) {
   std::ranges::transform(s, s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
@@ -105,10 +95,10 @@ const std::vector<std::string>& vicuna_version_names() {
 
 VicunaFacts vicuna_facts_from_hf_folder(const fs::path& dir) {
   VicunaFacts f;
-  const json config = read_json(dir / "config.json");
-  const json tcfg = read_json(dir / "tokenizer_config.json");
-  const json smap = read_json(dir / "special_tokens_map.json");
-  const json added = read_json(dir / "added_tokens.json");
+  const json config = read_optional_json_object(dir / "config.json");
+  const json tcfg = read_optional_json_object(dir / "tokenizer_config.json");
+  const json smap = read_optional_json_object(dir / "special_tokens_map.json");
+  const json added = read_optional_json_object(dir / "added_tokens.json");
   for (const auto& [j, key] : {std::pair{&config, "_name_or_path"}, std::pair{&tcfg, "name_or_path"}}) {
     if (j->is_object() && j->contains(key) && (*j)[key].is_string()) f.names.push_back((*j)[key].get<std::string>());
   }

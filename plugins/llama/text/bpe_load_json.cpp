@@ -9,6 +9,7 @@
 
 #include "bpe_tokenizer.h"
 #include "xib/error.h"
+#include "xib/files.h"
 
 namespace xib::llama {
 namespace {
@@ -159,19 +160,6 @@ struct Loader {
   }
 };
 
-json read_json(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in)
-    throw IoError({.what = "cannot open the tokenizer file", .where = file.string(), .expected = "a tokenizer.json"});
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  try {
-    return json::parse(buffer.str());
-  } catch (const json::parse_error& e) {
-    throw FormatError({.what = "the tokenizer file is not valid JSON", .where = file.string(), .got = e.what()});
-  }
-}
-
 std::string token_text(const json& j) {
   if (j.is_string()) return j.get<std::string>();
   if (j.is_object() && j.contains("content") && j["content"].is_string()) return j["content"].get<std::string>();
@@ -181,7 +169,7 @@ std::string token_text(const json& j) {
 }  // namespace
 
 BpeTokenizer BpeTokenizer::from_tokenizer_json(const std::filesystem::path& file) {
-  BpeModel model = Loader{file.string()}.load(read_json(file));
+  BpeModel model = Loader{file.string()}.load(read_json_file(file, "tokenizer file"));
   const auto dir = file.parent_path();
   model.name = "bpe:" + (dir.filename().empty() ? file.stem().string() : dir.filename().string());
   const auto lookup = [&](const std::string& text) -> std::optional<int64_t> {
@@ -195,7 +183,7 @@ BpeTokenizer BpeTokenizer::from_tokenizer_json(const std::filesystem::path& file
   };
   const auto config_file = dir / "tokenizer_config.json";
   if (std::filesystem::exists(config_file)) {
-    const json c = read_json(config_file);
+    const json c = read_json_file(config_file, "tokenizer config");
     if (c.is_object()) {
       if (c.contains("bos_token")) model.bos = lookup(token_text(c["bos_token"]));
       if (c.contains("eos_token")) model.eos = lookup(token_text(c["eos_token"]));

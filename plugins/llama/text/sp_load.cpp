@@ -33,17 +33,6 @@ std::string read_bytes(const fs::path& file) {
   return s.str();
 }
 
-/// The JSON object in `file`, or null when the file does not exist. FormatError when it does not parse.
-json read_json(const fs::path& file) {
-  if (!fs::exists(file)) return nullptr;
-  std::ifstream in(file);
-  json j = json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) {
-    throw FormatError({.what = "not a JSON object", .where = file.string(), .expected = "a JSON object"});
-  }
-  return j;
-}
-
 /// A token given as "text" or {"content": "text", "lstrip": …}; nullopt for null / absent.
 std::optional<SpAddedToken> token_value(const json& v, const std::string& where) {
   if (v.is_null()) return std::nullopt;
@@ -103,9 +92,9 @@ SpTokenizer SpTokenizer::from_hf_folder(const fs::path& dir, std::optional<bool>
     throw NotFoundError(
         {.what = "no SentencePiece model in the folder", .where = dir.string(), .expected = "tokenizer.model"});
   }
-  const json cfg = read_json(dir / "tokenizer_config.json");
-  const json map = read_json(dir / "special_tokens_map.json");
-  const json added_json = read_json(dir / "added_tokens.json");
+  const json cfg = read_optional_json_object(dir / "tokenizer_config.json");
+  const json map = read_optional_json_object(dir / "special_tokens_map.json");
+  const json added_json = read_optional_json_object(dir / "added_tokens.json");
   SpSettings s;
   std::vector<SpAddedToken> added;
   std::vector<SpAddedToken> specials;  // flags of the special tokens

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "xib/config.h"
@@ -27,7 +28,7 @@ struct LavisReaderOptions {
   std::string name;                                      ///< default: the JSON's file name without extension
   std::string task;                                      ///< default: the reader ("caption", "qa")
   std::string file_key = "image";                        ///< the entry key holding the input file
-  std::optional<std::vector<std::string>> instructions;  ///< replace the built-in templates
+  std::optional<std::vector<std::string>> instructions;  ///< replace the modality's templates (xib/prompts.h)
   std::optional<int64_t> limit;                          ///< keep the first N entries
   bool check_files = true;                               ///< every referenced input file must exist
   bool evaluation = false;                               ///< fixed instruction, first caption
@@ -89,6 +90,9 @@ class LavisDataset : public Dataset {
 
 /// Distinct answers in first-seen order with weights count / total (LAVIS VQA answer weights).
 std::vector<std::pair<std::string, double>> answer_weights(const std::vector<std::string>& answers);
+
+/// "3d" → "pc" (upstream's name for point clouds); other names unchanged.
+std::string canonical_modality(std::string_view modality);
 
 /// Register `caption` and `qa` (the datasets plugin's init calls this).
 void register_lavis_readers(Registrations& reg);

@@ -20,7 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "xib/config.h"
-#include "xib/io/image.h"
+#include "xib/media/image.h"
 #include "xib/registry.h"
 #include "xib/runtime.h"
 
@@ -82,7 +82,7 @@ const std::vector<std::string>& world_backgrounds();
 /// A random scene: distinct cells, colours differing from the background.
 Scene sample_scene(Rng& rng, int64_t min_objects, int64_t max_objects);
 /// The scene drawn antialiased (4×4 samples per pixel) at `size` × `size`.
-io::Image render_scene(const Scene& scene, int size);
+media::Image render_scene(const Scene& scene, int size);
 /// Where an object is, in words: "top left", "center", "bottom", ….
 std::string place_words(int cell);
 /// `n` different captions of the scene (fewer when the templates run out).

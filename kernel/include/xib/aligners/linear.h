@@ -6,7 +6,6 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
-#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -20,51 +19,31 @@
 
 namespace xib::aligners {
 
-/// `aligner: {type: linear, …}`. Keys shared with the Q-Former keep their meaning, so a recipe
-/// swaps `type:` only (Q-Former-only keys are accepted and ignored, see docs/recipes.md).
+/// `aligner: {type: linear, …}`. `modality`, `encoder_width` and `llm_width` come from the
+/// AlignerContext (the model), never from the recipe. Keys of other aligner types (the
+/// Q-Former's `layers`, …) are accepted by make_aligner() and reported as unused, so a recipe
+/// swaps `type:` only.
 struct LinearOptions {
-  std::string type = "linear";
-  std::string modality = "image";
+  std::string modality = {};  ///< context: names this aligner in messages and LAVIS checkpoints
   int64_t queries = 32;
   int64_t hidden = 768;
-  int64_t encoder_width = 1408;
-  int64_t llm_width = 4096;
+  int64_t encoder_width = 1408;  ///< context
+  int64_t llm_width = 4096;      ///< context
   double encoder_ln_eps = 1e-5;
   int64_t seed = 0;
   AlignerInit init = {};
-  /// Q-Former-only keys, accepted so that `type:` alone swaps the aligner; unused here.
-  struct Ignored {
-    std::optional<int64_t> layers = {}, heads = {}, ffn = {}, cross_attention_freq = {}, vocab = {};
-    std::optional<int64_t> max_positions = {}, max_text_tokens = {};
-    std::optional<double> dropout = {}, attention_dropout = {}, norm_eps = {};
-    std::optional<std::filesystem::path> vocab_file = {};
-  } ignored = {};
 
   template <class V>
   void fields(V& v) {
-    v("type", type, "linear");
-    v("modality", modality, "the modality this aligner serves (LAVIS prefix)");
     v("queries", queries, "LLM tokens per input");
     v("hidden", hidden, "width of each token before llm_proj");
-    v("encoder_width", encoder_width, "width of the encoder tokens");
-    v("llm_width", llm_width, "d_llm: width of the output tokens");
     v("encoder_ln_eps", encoder_ln_eps, "eps of the encoder LayerNorm");
     v("seed", seed, "seed of the initialisation");
-    v("init", init, "checkpoint to start from");
-    const char* unused = "Q-Former only: ignored by the linear aligner";
-    v("layers", ignored.layers, unused);
-    v("heads", ignored.heads, unused);
-    v("ffn", ignored.ffn, unused);
-    v("cross_attention_freq", ignored.cross_attention_freq, unused);
-    v("vocab", ignored.vocab, unused);
-    v("max_positions", ignored.max_positions, unused);
-    v("max_text_tokens", ignored.max_text_tokens, unused);
-    v("dropout", ignored.dropout, unused);
-    v("attention_dropout", ignored.attention_dropout, unused);
-    v("norm_eps", ignored.norm_eps, unused);
-    v("vocab_file", ignored.vocab_file, unused);
+    v("init", init, "checkpoint to start from (a Q-Former-only source is skipped: fresh start)");
   }
   void validate(Validator& v) const;
+  /// These options with the model's facts filled in.
+  LinearOptions with(const AlignerContext& context) const;
 };
 
 class LinearAligner final : public Aligner {

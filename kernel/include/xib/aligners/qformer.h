@@ -21,6 +21,7 @@
 #include "xib/aligners/aligner_init.h"
 #include "xib/config.h"
 #include "xib/tensor.h"
+#include "xib/weights/maps.h"
 #include "xib/weights/weight_map.h"
 
 namespace xib::text {
@@ -30,19 +31,20 @@ class WordPieceTokenizer;
 namespace xib::aligners {
 
 /// `aligner: {type: qformer, …}`. Defaults: SPEC's BERT-base Q-Former on EVA-CLIP for Vicuna 7B.
+/// `modality`, `encoder_width` and `llm_width` come from the AlignerContext (the model), never
+/// from the recipe: fields() lists the recipe keys only.
 struct QFormerOptions {
-  std::string type = "qformer";
-  std::string modality = "image";  ///< names this aligner in messages and LAVIS checkpoints
+  std::string modality = {};  ///< context: names this aligner in messages and LAVIS checkpoints
   int64_t layers = 12;
   int64_t hidden = 768;
   int64_t heads = 12;
   int64_t ffn = 3072;
   int64_t queries = 32;
   int64_t cross_attention_freq = 2;
-  int64_t encoder_width = 1408;
-  int64_t vocab = 30523;  ///< bert-base 30522 + [DEC]
+  int64_t encoder_width = 1408;  ///< context: width of the encoder tokens
+  int64_t vocab = 30523;         ///< bert-base 30522 + [DEC]
   int64_t max_positions = 512;
-  int64_t llm_width = 4096;
+  int64_t llm_width = 4096;        ///< context: d_llm
   double dropout = 0.1;            ///< hidden-state dropout (training mode)
   double attention_dropout = 0.1;  ///< dropout on attention probabilities (training mode)
   double encoder_ln_eps = 1e-5;
@@ -55,18 +57,14 @@ struct QFormerOptions {
 
   template <class V>
   void fields(V& v) {
-    v("type", type, "qformer");
-    v("modality", modality, "the modality this aligner serves (LAVIS prefix)");
     v("layers", layers, "BERT layers");
     v("hidden", hidden, "hidden width");
     v("heads", heads, "attention heads");
     v("ffn", ffn, "FFN inner width");
     v("queries", queries, "learned query tokens = LLM tokens per input");
     v("cross_attention_freq", cross_attention_freq, "cross-attention in layers i % freq == 0");
-    v("encoder_width", encoder_width, "width of the encoder tokens");
     v("vocab", vocab, "word-embedding rows (30522 + [DEC])");
     v("max_positions", max_positions, "position-embedding rows");
-    v("llm_width", llm_width, "d_llm: width of the output tokens");
     v("dropout", dropout, "hidden dropout in training mode");
     v("attention_dropout", attention_dropout, "attention-probability dropout in training mode");
     v("encoder_ln_eps", encoder_ln_eps, "eps of the encoder LayerNorm");
@@ -77,6 +75,10 @@ struct QFormerOptions {
     v("init", init, "checkpoint to start from");
   }
   void validate(Validator& v) const;
+  /// These options with the model's facts filled in.
+  QFormerOptions with(const AlignerContext& context) const;
+  /// The sizes of the parameter table (xib/weights/maps.h).
+  weights::maps::QFormerShape shape() const;
 };
 
 class QFormerAligner final : public Aligner {

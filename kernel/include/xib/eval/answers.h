@@ -36,17 +36,24 @@ struct Answers {
     → build_prompt → generate (beam search when options.num_beams > 1) → answer_text.
     `feature_samples` (same count), when given, are encoded instead of `samples`: sample i is
     answered from the inputs of feature_samples[i] (the blind control). `on_token` sees every
-    step (streaming; with beam search each row's best running beam). Errors as encode() and
-    generate() raise them. */
+    step (streaming; with beam search each row's best running beam). `order` sets the modalities'
+    order in the prompt (default: the model's). Errors as encode() and generate() raise them. */
 Answers generate_answers(XInstructBlip& model, std::span<const Sample> samples, const GenerateOptions& options,
-                         const TokenCallback& on_token = {}, std::span<const Sample> feature_samples = {});
+                         const TokenCallback& on_token = {}, std::span<const Sample> feature_samples = {},
+                         std::span<const std::string> order = {});
+
+/// One input file of a question and its modality.
+struct AskInput {
+  std::string modality = {};  ///< empty: the run's only modality
+  std::filesystem::path file = {};
+};
 
 /// What `xib ask` asks.
 struct AskOptions {
   std::filesystem::path run = {};  ///< a trained run folder (xib/trained_run.h)
   int64_t step = 0;                ///< its checkpoint (0: the newest complete one)
-  std::string modality = {};       ///< empty: the run's only modality
-  std::filesystem::path file = {};
+  /// One file per modality, in the order their tokens go into the prompt.
+  std::vector<AskInput> inputs = {};
   std::string question = {};  ///< empty: describe the input ("a short description", caption settings)
   int64_t beams = 1;          ///< 1: greedy, streamed; more: beam search, the answer at the end
   /// Unset: SPEC's value for the task (QA for a question, captioning without one).
@@ -56,19 +63,21 @@ struct AskOptions {
 
 struct AskResult {
   std::string answer = {};
-  std::string modality = {};
+  std::vector<AskInput> inputs = {};  ///< with every modality filled in
   std::filesystem::path checkpoint = {};
   int64_t step = 0;
   GenerateOptions options = {};  ///< the generation settings used
   GenerateResult result = {};
 };
 
-/** Loads the run (plugins must be loaded), encodes `file` with the modality's evaluation
-    preprocessing, and answers `question` (the instruction of the aligner and the LLM). With
-    greedy decoding `on_text` receives the answer piece by piece as it is generated (whole UTF-8
-    characters; the pieces concatenate to the answer). NotFoundError for a missing file (checked
-    before the run is loaded) or a modality the run lacks (listing its modalities); UsageError
-    for bad generation settings; the run's and the processor's errors as they raise them. */
+/** Loads the run (plugins must be loaded), encodes each input file with its modality's
+    evaluation preprocessing, and answers `question` (the instruction of the aligners and the LLM)
+    from all of them, their tokens in the order of `inputs`. With greedy decoding `on_text`
+    receives the answer piece by piece as it is generated (whole UTF-8 characters; the pieces
+    concatenate to the answer). NotFoundError for a missing file (checked before the run is
+    loaded) or a modality the run lacks (listing its modalities); UsageError for no input, a
+    modality given twice, an input without a modality in a run of several, or bad generation
+    settings; the run's and the processors' errors as they raise them. */
 AskResult ask(const AskOptions& options, const std::function<void(std::string_view)>& on_text = {});
 
 }  // namespace eval

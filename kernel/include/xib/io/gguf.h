@@ -12,7 +12,7 @@
 //   f.get_int("llama.block_count");                              // 30 (any integer type)
 //   f.get_string_array("tokenizer.ggml.tokens");                 // 49152 strings
 //   auto w = f.dequantize("blk.0.attn_q.weight");                // f32, shape {576, 576}
-//   auto q = xib::io::unpermute_qk(w.data, 576, 576, 9);         // back to Hugging Face order
+//   (LLaMA's attn_q/attn_k rows are in llama.cpp's rotary order: plugins/llama undoes it.)
 //
 // Shapes: GGUF stores dims fastest-first (ne[0] is the contiguous one). xib uses row-major
 // shapes, so shape() = {ne[n-1], …, ne[0]}: token_embd.weight with ne = {576, 49152} has
@@ -241,16 +241,5 @@ class GgufFile {
   std::vector<GgufTensorInfo> tensors_;
   std::map<std::string, size_t, std::less<>> tensor_index_;
 };
-
-/// Undoes the row permutation llama.cpp's convert_hf_to_gguf.py applies to LLaMA attn_q / attn_k
-/// weights (`permute(w, n_head, n_head_kv)`: reshape(n_head, 2, rows/n_head/2, cols)
-/// .swapaxes(1, 2)), giving the Hugging Face row order back. Pass n_head for attn_q and
-/// n_head_kv for attn_k. A bias ([rows]) is cols = 1. ShapeError unless rows is a multiple of
-/// 2 * n_head and w.size() == rows * cols.
-/** w: [rows, cols] row-major (GGUF order) → [rows, cols] (Hugging Face order) */
-std::vector<float> unpermute_qk(std::span<const float> w, int64_t rows, int64_t cols, int64_t n_head);
-/// The forward permutation (Hugging Face → GGUF), the inverse of unpermute_qk().
-/** w: [rows, cols] → [rows, cols] */
-std::vector<float> permute_qk(std::span<const float> w, int64_t rows, int64_t cols, int64_t n_head);
 
 }  // namespace xib::io

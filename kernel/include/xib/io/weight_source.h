@@ -4,8 +4,8 @@
 //
 // GGUF: every tensor is dequantised to f32 when the file is opened (xib/io/gguf.h lists the
 // types), named as stored ("blk.0.attn_q.weight"), with row-major shapes (GGUF's dims reversed).
-// attn_q / attn_k weights stay in llama.cpp's permuted row order: the model's weight map or
-// loader applies xib::io::unpermute_qk(). metadata() renders every key ("u32 30",
+// attn_q / attn_k weights stay in llama.cpp's permuted row order: the language-model plugin's
+// loader undoes it (plugins/llama). metadata() renders every key ("u32 30",
 // "array[49152] of string").
 #pragma once
 

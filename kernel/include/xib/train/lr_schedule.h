@@ -26,15 +26,20 @@ struct LrScheduleOptions {
   std::string decay = "cosine";  ///< cosine | linear | constant
   int64_t steps_per_epoch = 0;   ///< 0: decay every step; > 0: once per epoch of this many steps
 
+  /// The keys that shape the curve: all but total_steps (a training recipe's run.steps).
   template <class V>
-  void fields(V& v) {
+  void curve_fields(V& v) {
     v("lr", lr, "peak learning rate");
     v("min_lr", min_lr, "learning rate at the end of the decay");
-    v("warmup_steps", warmup_steps, "steps of linear warm-up");
+    v("warmup_steps", warmup_steps, "steps of linear warm-up from warmup_start_lr");
     v("warmup_start_lr", warmup_start_lr, "learning rate of the first warm-up step");
+    v("decay", decay, "after warm-up: cosine | linear | constant");
+    v("steps_per_epoch", steps_per_epoch, "0: decay every step; > 0: once per epoch of this many steps (LAVIS)");
+  }
+  template <class V>
+  void fields(V& v) {
+    curve_fields(v);
     v("total_steps", total_steps, "optimizer steps of the whole run");
-    v("decay", decay, "cosine | linear | constant");
-    v("steps_per_epoch", steps_per_epoch, "0: decay per step; > 0: per epoch of this many steps (LAVIS)");
   }
   void validate(Validator& v) const;
 };

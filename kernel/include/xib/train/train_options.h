@@ -18,6 +18,7 @@
 #include "xib/dataset.h"
 #include "xib/feature_cache.h"
 #include "xib/train/adamw.h"
+#include "xib/train/lr_schedule.h"
 #include "xib/xinstructblip.h"
 
 namespace xib::train {
@@ -28,12 +29,9 @@ struct RunOptions {
   int64_t steps = 100;                       ///< optimizer steps of the whole run
   int64_t accumulate = 1;                    ///< micro-batches per optimizer step
   double max_grad_norm = 0.0;                ///< clip the global gradient norm (0: off)
-  double lr = 1e-5;                          ///< peak learning rate
-  double min_lr = 0.0;
-  int64_t warmup_steps = 1000;
-  double warmup_start_lr = 1e-8;
-  std::string decay = "cosine";  ///< cosine | linear | constant
-  int64_t steps_per_epoch = 0;   ///< cosine per epoch of this many steps (LAVIS); 0 per step
+  /// The learning-rate curve: lr, min_lr, warmup_steps, warmup_start_lr, decay, steps_per_epoch
+  /// as keys of run: itself; its total_steps is `steps` (schedule()).
+  LrScheduleOptions curve = {};
   AdamWOptions optimizer = {};
   int64_t seed = 42;
   int threads = 0;                ///< 0: every core of the process's affinity
@@ -52,12 +50,7 @@ struct RunOptions {
     v("steps", steps, "optimizer steps of the whole run");
     v("accumulate", accumulate, "micro-batches whose gradients are summed per optimizer step");
     v("max_grad_norm", max_grad_norm, "clip the global L2 norm of the gradients to this (0: off)");
-    v("lr", lr, "peak learning rate");
-    v("min_lr", min_lr, "learning rate at the end of the decay");
-    v("warmup_steps", warmup_steps, "steps of linear warm-up from warmup_start_lr");
-    v("warmup_start_lr", warmup_start_lr, "learning rate of the first warm-up step");
-    v("decay", decay, "after warm-up: cosine | linear | constant");
-    v("steps_per_epoch", steps_per_epoch, "0: decay every step; > 0: once per epoch of this many steps");
+    curve.curve_fields(v);
     v("optimizer", optimizer, "AdamW: beta1, beta2, eps, weight_decay");
     v("seed", seed, "seeds LibTorch, the data order and the augmentations");
     v("threads", threads, "CPU threads (0: all cores this process may use)");
@@ -71,6 +64,12 @@ struct RunOptions {
       "{path: features.h5, build: true}: read the frozen encoders' features from a cache");
   }
   void validate(Validator& v) const;
+  /// The learning-rate schedule of the run: `curve` over `steps` optimizer steps.
+  LrScheduleOptions schedule() const {
+    LrScheduleOptions s = curve;
+    s.total_steps = steps;
+    return s;
+  }
 };
 
 /// The whole `kind: train` recipe.

@@ -108,37 +108,4 @@ struct QFormerShape {
 /// Our parameters (names as above, f32) for these sizes, in a stable order.
 std::vector<DestParam> qformer_params(const QFormerShape& shape);
 
-// ---- LLaMA-family decoders (plugins/llama) ----
-// Our names (q, k, v fused into qkv and gate, up into gate_up: one matmul each):
-//   embed.weight                       [V, d]
-//   layers.{i}.attn_norm.weight        [d]
-//   layers.{i}.attn.qkv.weight         [(H + 2·Hkv)·hd, d]   rows: q (H·hd), k (Hkv·hd), v (Hkv·hd)
-//   layers.{i}.attn.out.weight         [d, H·hd]
-//   layers.{i}.mlp_norm.weight         [d]
-//   layers.{i}.mlp.gate_up.weight      [2·F, d]              rows: gate (F), up (F)
-//   layers.{i}.mlp.down.weight         [d, F]
-//   norm.weight                        [d]
-//   lm_head.weight                     [V, d]                (absent when tied to embed.weight)
-
-struct LlamaShape {
-  int64_t layers = 0;
-  int64_t hidden = 0;
-  int64_t ffn = 0;
-  int64_t vocab = 0;
-  int64_t heads = 0;
-  int64_t kv_heads = 0;
-  int64_t head_dim = 0;
-  bool tied = false;  ///< lm_head shares embed.weight
-};
-
-/// transformers' LlamaForCausalLM: model.embed_tokens, model.layers.{i}.self_attn.q_proj, …,
-/// model.norm, lm_head (skipped when tied). Expand with .layers.
-WeightMap hf_llama(bool tied);
-/// GGUF (llama.cpp) names: token_embd, blk.{i}.attn_q, …, output_norm, output (absent when
-/// tied). attn_q/attn_k rows are in llama.cpp's rotary order: the loader undoes that
-/// permutation on the records before applying this table.
-WeightMap gguf_llama(bool tied);
-/// Our decoder's parameters (f32) for these sizes, in a stable order.
-std::vector<DestParam> llama_params(const LlamaShape& shape);
-
 }  // namespace xib::weights::maps

@@ -1,5 +1,5 @@
 // Image files: sniffing, reading, writing by extension, and the error helpers the codecs share.
-#include "xib/io/image.h"
+#include "xib/media/image.h"
 
 #include <fmt/format.h>
 
@@ -11,7 +11,7 @@
 #include "image_codecs.h"
 #include "xib/error.h"
 
-namespace xib::io {
+namespace xib::media {
 
 namespace image_detail {
 
@@ -125,4 +125,4 @@ void write_image(const Image& image, const std::filesystem::path& file, int jpeg
   if (!out) throw IoError({.what = "cannot write image", .where = file.string(), .got = "a write error"});
 }
 
-}  // namespace xib::io
+}  // namespace xib::media

@@ -4,9 +4,9 @@
 #include <cstddef>
 #include <optional>
 
-#include "xib/io/image.h"
+#include "xib/media/image.h"
 
-namespace xib::io {
+namespace xib::media {
 
 namespace {
 
@@ -122,4 +122,4 @@ Image apply_orientation(const Image& in, int orientation) {
   return out;
 }
 
-}  // namespace xib::io
+}  // namespace xib::media

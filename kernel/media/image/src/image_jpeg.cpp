@@ -18,7 +18,7 @@
 #include "image_codecs.h"
 #include "xib/error.h"
 
-namespace xib::io {
+namespace xib::media {
 
 namespace {
 
@@ -151,4 +151,4 @@ std::vector<uint8_t> encode_jpeg(const Image& image, int quality) {
   return out;
 }
 
-}  // namespace xib::io
+}  // namespace xib::media

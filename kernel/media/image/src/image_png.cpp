@@ -11,7 +11,7 @@
 #include "image_codecs.h"
 #include "xib/error.h"
 
-namespace xib::io {
+namespace xib::media {
 
 namespace {
 
@@ -149,4 +149,4 @@ std::vector<uint8_t> encode_png(const Image& image) {
   return out;
 }
 
-}  // namespace xib::io
+}  // namespace xib::media

@@ -9,14 +9,14 @@
 
 #include "test_support.h"
 #include "xib/error.h"
-#include "xib/io/image.h"
+#include "xib/media/image.h"
 
 namespace fs = std::filesystem;
-using namespace xib::io;
+using namespace xib::media;
 
 namespace {
 
-fs::path image_dir() { return xib::test::source_dir() / "tests/io/data/image"; }
+fs::path image_dir() { return xib::test::source_dir() / "kernel/media/image/tests/data"; }
 
 template <class E>
 std::string error_of(auto&& f) {

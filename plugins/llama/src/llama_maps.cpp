@@ -1,10 +1,20 @@
 // LLaMA-family decoder tables: transformers' LlamaForCausalLM names and GGUF (llama.cpp) names →
-// our fused decoder parameters (see xib/weights/maps.h), and the parameter table they fill.
+// our fused decoder parameters (llama_maps.h), the parameter table they fill, and llama.cpp's
+// attn_q/attn_k row order. Torch-free.
+#include "llama_maps.h"
+
+#include <fmt/format.h>
+
+#include <cstring>
 #include <string>
 
-#include "xib/weights/maps.h"
+#include "xib/error.h"
 
-namespace xib::weights::maps {
+namespace xib::llama {
+
+using weights::DestParam;
+using weights::Transform;
+using weights::WeightMap;
 
 namespace {
 
@@ -105,4 +115,49 @@ std::vector<DestParam> llama_params(const LlamaShape& s) {
   return out;
 }
 
-}  // namespace xib::weights::maps
+// ---------------------------------------------------------------------------------------------
+// Q/K permutation. convert_hf_to_gguf.py's permute(w, n_head, n_head_kv):
+//   w.reshape(n_head, 2, rows / n_head / 2, *rest).swapaxes(1, 2).reshape(w.shape)
+// so GGUF row (h, d, t) holds Hugging Face row (h, t, d), with h < n_head, t < 2, d < rows/n_head/2.
+
+namespace {
+
+/// `to_hf`: GGUF → Hugging Face (unpermute); else Hugging Face → GGUF.
+std::vector<float> permute_rows(std::span<const float> w, int64_t rows, int64_t cols, int64_t n_head, bool to_hf) {
+  const char* fn = to_hf ? "unpermute_qk" : "permute_qk";
+  if (n_head <= 0 || rows <= 0 || cols <= 0 || rows % (2 * n_head) != 0)
+    throw ShapeError({.what = fmt::format("{}: rows must be a positive multiple of 2 * n_head", fn),
+                      .where = fn,
+                      .expected = fmt::format("rows % (2 * {}) == 0, cols > 0", n_head),
+                      .got = fmt::format("rows {}, cols {}, n_head {}", rows, cols, n_head),
+                      .hint = "pass n_head for attn_q and n_head_kv for attn_k"});
+  if (static_cast<uint64_t>(rows) * static_cast<uint64_t>(cols) != w.size())
+    throw ShapeError({.what = fmt::format("{}: buffer size does not match [rows, cols]", fn),
+                      .where = fn,
+                      .expected = fmt::format("{} values ([{}, {}])", rows * cols, rows, cols),
+                      .got = fmt::format("{} values", w.size())});
+  const int64_t half = rows / n_head / 2;
+  std::vector<float> out(w.size());
+  const auto row_bytes = static_cast<size_t>(cols) * sizeof(float);
+  for (int64_t h = 0; h < n_head; ++h)
+    for (int64_t t = 0; t < 2; ++t)
+      for (int64_t d = 0; d < half; ++d) {
+        const int64_t hf = h * 2 * half + t * half + d;
+        const int64_t gg = h * 2 * half + d * 2 + t;
+        const int64_t from = to_hf ? gg : hf, to = to_hf ? hf : gg;
+        std::memcpy(out.data() + to * cols, w.data() + from * cols, row_bytes);
+      }
+  return out;
+}
+
+}  // namespace
+
+std::vector<float> unpermute_qk(std::span<const float> w, int64_t rows, int64_t cols, int64_t n_head) {
+  return permute_rows(w, rows, cols, n_head, true);
+}
+
+std::vector<float> permute_qk(std::span<const float> w, int64_t rows, int64_t cols, int64_t n_head) {
+  return permute_rows(w, rows, cols, n_head, false);
+}
+
+}  // namespace xib::llama

@@ -10,14 +10,14 @@
 #include <nlohmann/json.hpp>
 
 #include "test_support.h"
-#include "xib/io/image.h"
+#include "xib/media/image.h"
 
 namespace fs = std::filesystem;
-using namespace xib::io;
+using namespace xib::media;
 
 namespace {
 
-fs::path image_dir() { return xib::test::source_dir() / "tests/io/data/image"; }
+fs::path image_dir() { return xib::test::source_dir() / "kernel/media/image/tests/data"; }
 
 nlohmann::json expected() { return nlohmann::json::parse(xib::test::read_file(image_dir() / "expected.json")); }
 

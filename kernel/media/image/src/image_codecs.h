@@ -1,4 +1,4 @@
-// The codecs behind xib/io/image.h (private to kernel/src/io): each decodes to 8-bit RGB or
+// The codecs behind xib/media/image.h (private to kernel/src/io): each decodes to 8-bit RGB or
 // throws a FormatError naming `source`.
 #pragma once
 
@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "xib/io/image.h"
+#include "xib/media/image.h"
 
-namespace xib::io::image_detail {
+namespace xib::media::image_detail {
 
 Image decode_png(std::span<const uint8_t> bytes, const std::string& source, int64_t max_pixels);
 Image decode_jpeg(std::span<const uint8_t> bytes, const std::string& source, int64_t max_pixels);
@@ -24,4 +24,4 @@ void check_image(const Image& image, const char* format);
 void check_dimensions(const std::string& format, const std::string& source, uint64_t width, uint64_t height,
                       int64_t max_pixels);
 
-}  // namespace xib::io::image_detail
+}  // namespace xib::media::image_detail

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-namespace xib::io {
+namespace xib::media {
 
 /// An 8-bit RGB image, rows top to bottom, pixels interleaved: rgb[(y * width + x) * 3 + c].
 struct Image {
@@ -63,4 +63,4 @@ int jpeg_exif_orientation(std::span<const uint8_t> jpeg);
 /// 5…8 swap width and height). Same transforms as PIL's ImageOps.exif_transpose.
 Image apply_orientation(const Image& image, int orientation);
 
-}  // namespace xib::io
+}  // namespace xib::media

@@ -31,6 +31,7 @@ struct RunSummary {
   nlohmann::json frozen = {};
   std::vector<ModalitySummary> modalities = {};
   double seconds = 0;       ///< this process, set-up included
+  double setup_seconds = 0; ///< this process, before the first step
   double loop_seconds = 0;  ///< this process, training steps only
   int64_t skipped = 0;
   std::vector<std::string> skipped_examples = {};
