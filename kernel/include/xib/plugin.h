@@ -19,7 +19,7 @@
 namespace xib {
 
 /// Bump when any kernel interface a plugin sees changes in an incompatible way.
-inline constexpr uint32_t kPluginAbiVersion = 2;  // 2: Aligner and LanguageModel gained to() and device()
+inline constexpr uint32_t kPluginAbiVersion = 3;  // 3: Modality and Aligner factories take a construction context, ModalityPrompts
 inline constexpr char kPluginInfoMagic[8] = {'X', 'I', 'B', 'P', 'L', 'U', 'G', '1'};
 inline constexpr const char* kPluginInfoSection = ".xib_plugin_info";
 inline constexpr const char* kPluginInitSymbol = "xib_plugin_init";
