@@ -3,6 +3,10 @@ option(XIB_BUILD_TESTS "build the doctest test binaries" ON)
 option(XIB_WARNINGS_AS_ERRORS "treat compiler warnings as errors" OFF)
 set(XIB_SANITIZE "" CACHE STRING "sanitizers to build with, e.g. address,undefined")
 set(XIB_JOBS 2 CACHE STRING "at most this many compile/link jobs at once (Ninja pools)")
+# LibTorch translation units cost 15–25 s each, 5 of them for what the precompiled header alone
+# brings in: compiling a library's LibTorch sources in a few combined units is much faster from
+# scratch. Off for quicker rebuilds of one file while working on it.
+option(XIB_UNITY "compile each library's LibTorch sources as a few combined (unity) units" ON)
 
 # Each LibTorch translation unit takes ~1.5 GB to compile: keep parallelism low by default.
 set_property(GLOBAL APPEND PROPERTY JOB_POOLS xib_compile=${XIB_JOBS} xib_link=${XIB_JOBS})

@@ -1,9 +1,19 @@
 # Helpers every folder uses, so a new test area is a few lines (xib_add_plugin: XibPlugin.cmake).
 
-# xib_use_torch_pch(<target>): precompile <torch/torch.h> for a torch-heavy target. Torch-free
-# sources in it opt out with set_source_files_properties(... SKIP_PRECOMPILE_HEADERS ON).
+# xib_use_torch_pch(<target> [TORCH_FREE src…]): precompile <torch/torch.h> for a torch-heavy
+# target; the TORCH_FREE sources skip it. With XIB_UNITY the LibTorch sources are compiled as
+# combined units of about XIB_UNITY_BATCH sources each (the torch-free ones alone).
+set(XIB_UNITY_BATCH 5 CACHE STRING "LibTorch sources per combined unit (XIB_UNITY)")
 function(xib_use_torch_pch target)
+  cmake_parse_arguments(P "" "" "TORCH_FREE" ${ARGN})
   target_precompile_headers(${target} PRIVATE <torch/torch.h>)
+  if(P_TORCH_FREE)
+    set_source_files_properties(${P_TORCH_FREE} TARGET_DIRECTORY ${target} PROPERTIES SKIP_PRECOMPILE_HEADERS ON
+                                SKIP_UNITY_BUILD_INCLUSION ON)
+  endif()
+  if(XIB_UNITY)
+    set_target_properties(${target} PROPERTIES UNITY_BUILD ON UNITY_BUILD_BATCH_SIZE ${XIB_UNITY_BATCH})
+  endif()
 endfunction()
 
 # xib_add_test(<name> SOURCES ... [LIBRARIES ...] [LABELS ...])
@@ -24,3 +34,15 @@ function(xib_add_test name)
   doctest_discover_tests(${name} TEST_PREFIX "${name}/" ADD_LABELS 0
                          PROPERTIES LABELS "${T_LABELS}" TIMEOUT 600)
 endfunction()
+
+# xib_add_subfolders(): add_subdirectory() for every subfolder of the current one that has a
+# CMakeLists.txt (modalities/, plugins/, kernel/media/): adding a folder adds a part, removing
+# it breaks nothing else.
+macro(xib_add_subfolders)
+  file(GLOB _xib_subfolders LIST_DIRECTORIES true CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*)
+  foreach(_xib_subfolder ${_xib_subfolders})
+    if(IS_DIRECTORY ${_xib_subfolder} AND EXISTS ${_xib_subfolder}/CMakeLists.txt)
+      add_subdirectory(${_xib_subfolder})
+    endif()
+  endforeach()
+endmacro()

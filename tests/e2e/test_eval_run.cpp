@@ -447,6 +447,20 @@ TEST_CASE("xib ask: answers about a file with a trained run, streaming, and bad 
     CHECK(noinput.exit_code == 2);
     const auto beams = s.xib({"ask", "--run", run, "--input", file, "--beams", "0"});
     CHECK(beams.exit_code == 2);
+    const auto twice = s.xib({"ask", "--run", run, "--input", "segments=" + file, "--segments", file, "what?"});
+    CHECK(twice.exit_code == 2);
+    CHECK_MESSAGE(twice.err.find("given twice") != std::string::npos, twice.err);
+    const auto unknown = s.xib({"ask", "--run", run, "--input", "thermal=" + file, "what?"});
+    CHECK(unknown.exit_code == 1);
+    CHECK_MESSAGE(unknown.err.find("unknown modality 'thermal'") != std::string::npos, unknown.err);
+  }
+  SUBCASE("the --MODALITY shorthand of a loaded modality, and the help that lists it") {
+    const auto r = s.xib({"ask", "--run", run, "--segments", file, "what comes first?", "--max-new-tokens", "2"});
+    CHECK_MESSAGE(r.exit_code == 0, diagnose(r));
+    const auto help = s.xib({"ask", "--help"});
+    CHECK(help.exit_code == 0);
+    CHECK_MESSAGE(help.out.find("--segments") != std::string::npos, help.out);
+    CHECK(help.out.find("shorthand of --input segments=FILE") != std::string::npos);
   }
 }
 

@@ -3,10 +3,15 @@
 // Implementations include <ATen/core/Tensor.h> (or <torch/torch.h>) in their .cpp files.
 #pragma once
 
+#include <string>
+
 namespace at {
 class Tensor;
 }
 
 namespace xib {
 using Tensor = at::Tensor;
-}
+
+/// "[2, 3, 4]": a tensor's shape for messages ("undefined" for an undefined tensor).
+std::string shape_of(const Tensor& t);
+}  // namespace xib

@@ -44,8 +44,6 @@ struct Layer {
   Ffn ffn, query_ffn;
 };
 
-std::string shape_of(const at::Tensor& t) { return weights::shape_str(t.sizes().vec()); }
-
 }  // namespace
 
 struct QFormerAligner::Impl {

@@ -22,6 +22,15 @@ void require_probability(Validator& v, std::string_view key, double p) {
   v.require(p >= 0.0 && p < 1.0, key, "a probability in [0, 1)", p);
 }
 
+/// Options of either type with the model's facts filled in.
+template <class Options>
+Options with_context(Options o, const AlignerContext& context) {
+  o.modality = context.modality;
+  o.encoder_width = context.encoder_width;
+  o.llm_width = context.llm_width;
+  return o;
+}
+
 }  // namespace
 
 void QFormerOptions::validate(Validator& v) const {
@@ -49,13 +58,7 @@ void QFormerOptions::validate(Validator& v) const {
   v.require(norm_eps > 0.0, "norm_eps", "a positive number", norm_eps);
 }
 
-QFormerOptions QFormerOptions::with(const AlignerContext& context) const {
-  QFormerOptions o = *this;
-  o.modality = context.modality;
-  o.encoder_width = context.encoder_width;
-  o.llm_width = context.llm_width;
-  return o;
-}
+QFormerOptions QFormerOptions::with(const AlignerContext& context) const { return with_context(*this, context); }
 
 weights::maps::QFormerShape QFormerOptions::shape() const {
   return {.layers = layers,
@@ -82,13 +85,7 @@ void LinearOptions::validate(Validator& v) const {
   v.one_of("init.format", init.format, formats);
 }
 
-LinearOptions LinearOptions::with(const AlignerContext& context) const {
-  LinearOptions o = *this;
-  o.modality = context.modality;
-  o.encoder_width = context.encoder_width;
-  o.llm_width = context.llm_width;
-  return o;
-}
+LinearOptions LinearOptions::with(const AlignerContext& context) const { return with_context(*this, context); }
 
 }  // namespace aligners
 

@@ -66,7 +66,11 @@ int run_command_line(int argc, char** argv) {
     po::variables_map common;
     try {
       const std::vector<std::string> rest(args.begin() + 1, args.end());
-      po::store(po::command_line_parser(rest).options(common_options()).allow_unregistered().run(), common);
+      po::options_description first = common_options();
+      first.add_options()("xib-positional", po::value<std::vector<std::string>>(), "");
+      po::positional_options_description any;
+      any.add("xib-positional", -1);
+      po::store(po::command_line_parser(rest).options(first).positional(any).allow_unregistered().run(), common);
     } catch (const po::error&) {
       // reported by the full parse below
     }

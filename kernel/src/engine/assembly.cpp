@@ -23,8 +23,6 @@ namespace {
 constexpr int64_t kIgnore = -100;
 constexpr int64_t kAlignerSlot = -1;
 
-std::string shape_of(const Tensor& t) { return fmt::format("[{}]", fmt::join(t.sizes(), ", ")); }
-
 std::string_view lstrip(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n' || s.front() == '\r')) {
     s.remove_prefix(1);

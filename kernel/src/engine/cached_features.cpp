@@ -21,8 +21,6 @@ namespace xib {
 
 namespace {
 
-std::string shape_of(const Tensor& t) { return fmt::format("[{}]", fmt::join(t.sizes(), ", ")); }
-
 /// The model's modalities the samples carry, in model order (NotFoundError for unknown ones).
 std::vector<std::string> modalities_of(XInstructBlip& model, std::span<const Sample> samples) {
   std::set<std::string> used;

@@ -21,8 +21,6 @@ namespace xib {
 
 namespace {
 
-std::string shape_of(const Tensor& t) { return fmt::format("[{}]", fmt::join(t.sizes(), ", ")); }
-
 /// A decoding failure rethrown with the sample and file named, keeping its kind.
 [[noreturn]] void rethrow_decode(const Error& e, const Sample& s, const std::string& modality,
                                  const std::filesystem::path& file) {

@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "xib/text/strings.h"
+
 namespace xib::eval {
 namespace {
 
@@ -29,7 +31,6 @@ constexpr std::string_view kAbbreviations[] = {
     "tel",  "tenn", "thu", "tue",  "univ", "va",   "vs",  "vt",   "wed",  "wis",  "wyo",
 };
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_alpha(char c) { return c >= 'a' && c <= 'z'; }
 
 bool is_abbreviation(std::string_view core) {
@@ -92,10 +93,10 @@ void split_word(std::string w, std::vector<std::string>& out) {
   // number with a decimal or time part glued to letters: "2.5m" → "2.5 m", "3:30pm" → "3:30 pm"
   {
     size_t i = 0;
-    while (i < w.size() && is_digit(w[i])) ++i;
-    if (i > 0 && i + 1 < w.size() && (w[i] == '.' || w[i] == ':') && is_digit(w[i + 1])) {
+    while (i < w.size() && text::is_ascii_digit(w[i])) ++i;
+    if (i > 0 && i + 1 < w.size() && (w[i] == '.' || w[i] == ':') && text::is_ascii_digit(w[i + 1])) {
       size_t j = i + 1;
-      while (j < w.size() && is_digit(w[j])) ++j;
+      while (j < w.size() && text::is_ascii_digit(w[j])) ++j;
       size_t k = j;
       while (k < w.size() && is_alpha(w[k])) ++k;
       if (j < w.size() && k == w.size()) {
@@ -133,7 +134,7 @@ void split_piece(std::string w, const std::string& next_piece, bool next_upper, 
     if (w == "'n'" || w == "'s" || w == "'m" || w == "'d" || w == "'ll" || w == "'re" || w == "'ve" || w == "'n" ||
         w == "n't")
       break;
-    if (w.size() >= 3 && w[0] == '\'' && is_digit(w[1]) && is_digit(w[2])) break;  // '90s
+    if (w.size() >= 3 && w[0] == '\'' && text::is_ascii_digit(w[1]) && text::is_ascii_digit(w[2])) break;  // '90s
     if (w.rfind("'t", 0) == 0 && (w == "'tis" || w == "'twas")) {
       prefix.emplace_back("'t");
       w.erase(0, 2);
@@ -181,7 +182,7 @@ void split_piece(std::string w, const std::string& next_piece, bool next_upper, 
       auto keeps_period = [&](const std::string& core) {
         if (core.size() == 1 && next_upper) return false;
         return is_acronym(core) || is_abbreviation(core) ||
-               (core == "no" && !next_piece.empty() && is_digit(next_piece[0]));
+               (core == "no" && !next_piece.empty() && text::is_ascii_digit(next_piece[0]));
       };
       if (dots == 2 && keeps_period(w.substr(0, w.size() - 2))) {  // "p.m.." → "p.m." "."
         suffix.emplace_back(".");
@@ -234,7 +235,7 @@ std::vector<Piece> cut_word(const std::string& w) {
   };
   for (size_t i = 0; i < w.size(); ++i) {
     char c = w[i];
-    bool between_digits = i > 0 && i + 1 < w.size() && is_digit(w[i - 1]) && is_digit(w[i + 1]);
+    bool between_digits = i > 0 && i + 1 < w.size() && text::is_ascii_digit(w[i - 1]) && text::is_ascii_digit(w[i + 1]);
     if (is_symbol(c)) {
       flush();
       size_t j = i;

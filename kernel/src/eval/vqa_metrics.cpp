@@ -150,8 +150,6 @@ const std::unordered_map<std::string_view, std::string_view>& contractions() {
   return m;
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
 /// Python's str.split()/strip() whitespace, ASCII part.
 bool is_py_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' || (c >= '\x1c' && c <= '\x1f');
@@ -172,7 +170,7 @@ std::string vqa_process_punctuation(std::string_view text) {
   const std::string in(text);
   bool digit_comma_digit = false;  // re.search("(\d)(,)(\d)", inText)
   for (size_t i = 1; i + 1 < in.size(); ++i)
-    if (in[i] == ',' && is_digit(in[i - 1]) && is_digit(in[i + 1])) digit_comma_digit = true;
+    if (in[i] == ',' && text::is_ascii_digit(in[i - 1]) && text::is_ascii_digit(in[i + 1])) digit_comma_digit = true;
   std::string out = in;
   for (std::string_view p : kPunct) {
     std::string after = std::string(p) + ' ', before = ' ' + std::string(p);
@@ -184,7 +182,7 @@ std::string vqa_process_punctuation(std::string_view text) {
   std::string result;
   int removed = 0;
   for (size_t i = 0; i < out.size(); ++i) {
-    if (out[i] == '.' && removed < 32 && !(i + 1 < out.size() && is_digit(out[i + 1]))) {
+    if (out[i] == '.' && removed < 32 && !(i + 1 < out.size() && text::is_ascii_digit(out[i + 1]))) {
       ++removed;
       continue;
     }

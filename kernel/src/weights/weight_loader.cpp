@@ -223,3 +223,9 @@ std::optional<io::DType> dtype_of(at::ScalarType t) {
 }
 
 }  // namespace xib::weights
+
+namespace xib {
+
+std::string shape_of(const Tensor& t) { return t.defined() ? weights::shape_str(t.sizes().vec()) : "undefined"; }
+
+}  // namespace xib

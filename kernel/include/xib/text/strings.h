@@ -17,4 +17,7 @@ inline std::string replace_all(std::string s, std::string_view from, std::string
   return s;
 }
 
+/// '0' … '9' (not the locale's digits).
+inline bool is_ascii_digit(char c) { return c >= '0' && c <= '9'; }
+
 }  // namespace xib::text
