@@ -38,8 +38,8 @@ timed "world" "$xib" run "$recipes/world.yaml"
 
 for aligner in qformer linear; do
   step "train the image $aligner alone (frozen EfficientNet-Lite0 and SmolLM2; features cached)" \
-    "$xib run $recipes/image_caption_$aligner.yaml --set run.resume=false"
-  timed "train $aligner" "$xib" run "$recipes/image_caption_$aligner.yaml" --set run.resume=false \
+    "$xib run $recipes/image_caption_$aligner.yaml --set run.resume=false --set run.overwrite=true"
+  timed "train $aligner" "$xib" run "$recipes/image_caption_$aligner.yaml" --set run.resume=false --set run.overwrite=true \
     --set run.threads="$threads"
 done
 

@@ -12,6 +12,7 @@
 
 #include "xib/datasets/lavis_reader.h"
 #include "xib/error.h"
+#include "xib/json_text.h"
 #include "xib/prompts.h"
 
 namespace xib::datasets {
@@ -37,7 +38,7 @@ std::string read_texts(const nlohmann::json& e, const std::string& key, std::vec
     return fmt::format("'{}' is {}, expected a string or a non-empty list of strings", key, it->dump().substr(0, 40));
   for (size_t i = 0; i < it->size(); ++i) {
     if (!(*it)[i].is_string())
-      return fmt::format("'{}'[{}] is {}, expected a string", key, i, (*it)[i].dump().substr(0, 40));
+      return fmt::format("'{}'[{}] is {}, expected a string", key, i, json_text((*it)[i]).substr(0, 40));
     out.push_back((*it)[i].get<std::string>());
   }
   return {};

@@ -8,6 +8,7 @@
 #include "xib/datasets/mini_world.h"
 #include "xib/error.h"
 #include "xib/files.h"
+#include "xib/json_text.h"
 #include "xib/plot.h"
 #include "xib/progress.h"
 #include "xib/recipe.h"
@@ -57,8 +58,8 @@ WorldSummary write_world(const WorldOptions& o) {
     if (!o.overwrite) {
       throw UsageError({.what = "the folder already holds a different miniature world",
                         .where = marker.string(),
-                        .expected = identity(o).dump(),
-                        .got = existing.value("identity", nlohmann::json()).dump(),
+                        .expected = json_text(identity(o)),
+                        .got = json_text(existing.value("identity", nlohmann::json())),
                         .hint = "choose another `out`, or set overwrite: true to replace it"});
     }
   }
@@ -100,17 +101,16 @@ WorldSummary write_world(const WorldOptions& o) {
     }
     summary.caption_entries += static_cast<int64_t>(captions.size());
     summary.qa_entries += static_cast<int64_t>(qa.size());
-    write_text_file(o.out / fmt::format("caption_{}.json", split), captions.dump(1));
-    write_text_file(o.out / fmt::format("qa_{}.json", split), qa.dump(1));
+    write_text_file(o.out / fmt::format("caption_{}.json", split), json_text(captions, 1));
+    write_text_file(o.out / fmt::format("qa_{}.json", split), json_text(qa, 1));
   }
   bar.finish();
-  write_text_file(o.out / "scenes.json", scenes.dump(1));
-  write_text_file(marker, nlohmann::json{{"identity", identity(o)},
-                                         {"summary",
-                                          {{"images", summary.images},
-                                           {"caption_entries", summary.caption_entries},
-                                           {"qa_entries", summary.qa_entries}}}}
-                              .dump(2));
+  write_text_file(o.out / "scenes.json", json_text(scenes, 1));
+  const nlohmann::json done = {
+      {"identity", identity(o)},
+      {"summary",
+       {{"images", summary.images}, {"caption_entries", summary.caption_entries}, {"qa_entries", summary.qa_entries}}}};
+  write_text_file(marker, json_text(done, 2));
   return summary;
 }
 

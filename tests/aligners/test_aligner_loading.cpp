@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "aligner_fixtures.h"
+#include "test_skip.h"
 #include "torch_doctest.h"  // LibTorch + doctest, in the order that works
 #include "xib/aligners/linear.h"
 #include "xib/aligners/qformer.h"
@@ -212,7 +213,7 @@ TEST_CASE("loading: a BLIP-2 stage-1 checkpoint grows the vocabulary by [DEC]") 
 TEST_CASE("loading: initialisation from plain BERT (all-MiniLM-L6-v2) with load_attention=False") {
   const auto file = ModelCache::default_root() / "all-minilm-l6-v2" / "model.safetensors";
   if (!std::filesystem::exists(file)) {
-    MESSAGE("skipped: " << file.string() << " is absent (scripts/fetch-models.sh fetches all-minilm-l6-v2)");
+    xib::test::skip_missing_model(file.string(), "all-minilm-l6-v2");
     return;
   }
   aligners::QFormerOptions o{
@@ -239,7 +240,7 @@ TEST_CASE("loading: initialisation from plain BERT (all-MiniLM-L6-v2) with load_
 TEST_CASE("loading: first_layers initialises a shallower Q-Former from MiniLM's first layers") {
   const auto file = ModelCache::default_root() / "all-minilm-l6-v2" / "model.safetensors";
   if (!std::filesystem::exists(file)) {
-    MESSAGE("skipped: " << file.string() << " is absent (scripts/fetch-models.sh fetches all-minilm-l6-v2)");
+    xib::test::skip_missing_model(file.string(), "all-minilm-l6-v2");
     return;
   }
   aligners::QFormerOptions o{.layers = 2,
@@ -382,8 +383,7 @@ TEST_CASE("recipe: `aligner: {type: …}` swaps the implementation and nothing e
   }
   SUBCASE("init: a bare model-cache name (all-minilm-l6-v2) resolves to the cache's folder") {
     if (!ModelCache().find("all-minilm-l6-v2")) {
-      MESSAGE("skipped: all-minilm-l6-v2 is not in the model cache (scripts/fetch-models.sh)");
-      return;
+      return xib::test::skip_missing_model(ModelCache::default_root() / "all-minilm-l6-v2", "all-minilm-l6-v2");
     }
     auto src = ConfigSource::from_string(
         "aligner: {type: qformer, layers: 6, hidden: 384, heads: 12, ffn: 1536, queries: 4, "

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "aligner_fixtures.h"
+#include "test_skip.h"
 #include "torch_doctest.h"  // LibTorch + doctest, in the order that works
 #include "xib/aligners/qformer.h"
 #include "xib/model_cache.h"
@@ -107,7 +108,7 @@ TEST_CASE("qformer: training mode applies dropout, seeded") {
 
 TEST_CASE("qformer: WordPiece instructions end to end match transformers' tokenizer and model") {
   if (!std::filesystem::exists(vocab_txt())) {
-    MESSAGE("skipped: " << vocab_txt().string() << " is absent (scripts/fetch-models.sh fetches all-minilm-l6-v2)");
+    xib::test::skip_missing_model(vocab_txt().string(), "all-minilm-l6-v2");
     return;
   }
   std::ifstream in(test::aligner_data("qformer_wordpiece.json"));

@@ -5,6 +5,7 @@
 
 #include "test_support.h"
 #include "xib/plugin.h"
+#include "xib/runtime.h"
 
 using namespace xib::test;
 namespace fs = std::filesystem;
@@ -68,6 +69,19 @@ TEST_CASE("xib version reports the build, LibTorch, plugin ABI and threads") {
   CHECK(contains(r.out, "LibTorch"));
   CHECK(contains(r.out, "plugin ABI   " + std::to_string(xib::kPluginAbiVersion)));
   CHECK(contains(r.out, "threads      1 of"));
+}
+
+TEST_CASE("--threads: 0, negative or more than the cores is a usage error naming the range") {
+  const std::string cores = std::to_string(xib::available_cores());
+  for (const std::string& n :
+       std::vector<std::string>{"0", "-3", std::to_string(xib::available_cores() + 1), "100000"}) {
+    CAPTURE(n);
+    const auto r = run_xib({"version", "--threads", n});
+    CHECK(r.exit_code == 2);
+    CHECK(contains(r.err, "--threads is out of range"));
+    CHECK(contains(r.err, "1 to " + cores));
+  }
+  CHECK(run_xib({"version", "--threads", cores}).exit_code == 0);
 }
 
 TEST_CASE("xib plugins lists the fixture plugin and every refused file with its reason") {

@@ -181,5 +181,10 @@ TEST_CASE("xib convert: strict, bad output names, overwriting the input, unknown
   CHECK(contains(missing.err, "no such file"));
   const auto none = run_xib({"inspect"});
   CHECK(none.exit_code == 2);
+  // A file without tensors converts to nothing: an error, no output.
+  const auto empty =
+      run_xib({"convert", tmp.write("empty.safetensors", std::string("\x02\0\0\0\0\0\0\0{}", 10)).string(), out});
+  CHECK(empty.exit_code == 1);
+  CHECK_MESSAGE(contains(empty.err, "holds no tensors"), empty.err);
   CHECK(!fs::exists(out));
 }

@@ -168,6 +168,8 @@ TEST_CASE("--set addresses list elements and rejects malformed assignments") {
   src->set("run.tags.1=z");
   CHECK(bind<Recipe>(src->section()).run.tags == std::vector<std::string>{"x", "z"});
   CHECK_THROWS_AS(src->set("run.tags.5=z"), UsageError);
+  // An index beyond any size is the same error, not an overflow.
+  CHECK_THROWS_WITH_AS(src->set("run.tags.99999999999999999999999=z"), doctest::Contains("does not exist"), UsageError);
   CHECK_THROWS_AS(src->set("run.steps"), UsageError);     // no '='
   CHECK_THROWS_AS(src->set("=3"), UsageError);            // no key
   CHECK_THROWS_AS(src->set("run..steps=3"), UsageError);  // empty part
@@ -282,6 +284,14 @@ TEST_CASE("syntax errors name the file, line and column") {
 TEST_CASE("recipe files: missing file is a usage error — relative paths use the file's folder") {
   test::TempDir dir;
   CHECK_THROWS_AS(ConfigSource::from_file(dir / "nope.yaml"), UsageError);
+  // A folder is named as one, with the recipes in it.
+  dir.write("recipes/train.yaml", "kind: train\n");
+  CHECK_THROWS_WITH_AS(ConfigSource::from_file(dir / "recipes"), doctest::Contains("is a folder"), UsageError);
+  try {
+    (void)ConfigSource::from_file(dir / "recipes");
+  } catch (const UsageError& e) {
+    CHECK(e.info().hint.find("train.yaml") != std::string::npos);
+  }
   const fs::path file = dir.write("sub/r.yaml", "out: ../o\n");
   auto src = ConfigSource::from_file(file);
   CHECK(bind<RunOptions>(src->section()).out == (dir.path() / "o").lexically_normal());

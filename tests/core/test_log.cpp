@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "child_helper.h"
 #include "test_support.h"
 #include "xib/error.h"
 #include "xib/log.h"
@@ -37,39 +38,36 @@ std::vector<std::string> split_lines(const std::string& text) {
   return out;
 }
 
-// The running test binary, so a child can run one helper case below with its own environment.
+// The running test binary, so a child can run one helper below with its own environment.
 std::string self_exe() { return std::filesystem::read_symlink("/proc/self/exe").string(); }
 
 xib::test::CommandResult run_child(const std::string& mode, const std::string& xib_log) {
   // The helper reads XIB_LOG at start-up; a value in our own environment would come first.
   ::unsetenv("XIB_LOG");
-  std::vector<std::string> env{"XIB_TEST_LOG_CHILD=" + mode};
+  std::vector<std::string> env{"XIB_TEST_CHILD_HELPER=log-" + mode};
   if (!xib_log.empty()) env.push_back("XIB_LOG=" + xib_log);
-  return xib::test::run_command({self_exe(), "--test-case=log child helper", "--no-version"}, env);
+  return xib::test::run_command({self_exe()}, env);
 }
+
+// Run in a child process (not test cases), where XIB_LOG is read fresh and the lines go to the
+// real stderr.
+const xib::test::ChildHelper log_levels("log-levels", [] {
+  xib::log::trace("t {}", 1);
+  xib::log::debug("d {}", 2);
+  xib::log::info("i {}", 3);
+  xib::log::warn("w {}", 4);
+  xib::log::error("e {}", 5);
+});
+const xib::test::ChildHelper log_threads("log-threads", [] {
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([t] {
+      for (int i = 0; i < 200; ++i) xib::log::info("thread {} message {} {}", t, i, std::string(300, 'a' + t));
+    });
+  for (auto& th : threads) th.join();
+});
 
 }  // namespace
-
-// Does nothing in a normal run; the cases below run it in a child process, where XIB_LOG is
-// read fresh and the lines go to the real stderr.
-TEST_CASE("log child helper") {
-  const char* mode = std::getenv("XIB_TEST_LOG_CHILD");
-  if (!mode) return;
-  if (std::string(mode) == "levels") {
-    xib::log::trace("t {}", 1);
-    xib::log::debug("d {}", 2);
-    xib::log::info("i {}", 3);
-    xib::log::warn("w {}", 4);
-    xib::log::error("e {}", 5);
-  } else if (std::string(mode) == "threads") {
-    std::vector<std::thread> threads;
-    for (int t = 0; t < 4; ++t)
-      threads.emplace_back([t] {
-        for (int i = 0; i < 200; ++i) xib::log::info("thread {} message {} {}", t, i, std::string(300, 'a' + t));
-      });
-    for (auto& th : threads) th.join();
-  }
-}
 
 TEST_CASE("log: levels filter what reaches the sink") {
   Capture cap;

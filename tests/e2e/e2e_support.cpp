@@ -6,9 +6,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <random>
+#include <stdexcept>
+#include <thread>
 
 #include "test_support.h"
 #include "xib/io/safetensors.h"
@@ -169,6 +172,42 @@ std::vector<nlohmann::json> read_metrics(const std::filesystem::path& run_dir) {
   const auto f = run_dir / "metrics.jsonl";
   if (!std::filesystem::exists(f)) return {};
   return read_jsonl(f);
+}
+
+TrainSetup::TrainSetup(int samples, const std::string& aligner, const std::string& run_keys, int batch,
+                       const std::string& llm) {
+  if (llm == "lm") write_tiny_llama(dir / "lm", 7);
+  write_segments_world(dir.path(), samples);
+  dir.write("train.yaml", train_recipe(aligner, run_keys, batch, llm));
+}
+
+namespace {
+std::vector<std::string> run_args(const TempDir& dir, const std::vector<std::string>& sets) {
+  std::vector<std::string> args = {"run", (dir / "train.yaml").string(), "--plugin-dir", engine_plugin_dir().string()};
+  for (const auto& s : sets) {
+    args.push_back("--set");
+    args.push_back(s);
+  }
+  return args;
+}
+}  // namespace
+
+CommandResult TrainSetup::xib_run(const std::vector<std::string>& sets, const std::vector<std::string>& env) const {
+  return run_xib(run_args(dir, sets), env);
+}
+
+Child TrainSetup::spawn(const std::vector<std::string>& sets) const {
+  return spawn_xib(run_args(dir, sets), dir.path());
+}
+
+std::string diagnose(const CommandResult& r) { return "exit " + std::to_string(r.exit_code) + "\n" + r.err; }
+
+void wait_for_steps(const std::filesystem::path& run, size_t n) {
+  for (int i = 0; i < 3000; ++i) {  // up to 5 minutes on a loaded machine
+    if (read_metrics(run).size() >= n) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  throw std::runtime_error("the run did not reach " + std::to_string(n) + " steps");
 }
 
 }  // namespace xib::test

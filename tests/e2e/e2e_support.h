@@ -12,6 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "test_support.h"
+
 namespace xib::test {
 
 /// Writes config.json, generation_config.json, tokenizer.json (the llama plugin's small BPE
@@ -42,5 +44,22 @@ Child spawn_xib(const std::vector<std::string>& args, const std::filesystem::pat
 
 /// Lines of a run's metrics.jsonl (empty when absent).
 std::vector<nlohmann::json> read_metrics(const std::filesystem::path& run_dir);
+
+/// A folder with the tiny LM (or a cached one), a segments world of `samples` and a train
+/// recipe ("train.yaml", run folder "run"); `xib run` on it, in this process or as a child.
+struct TrainSetup {
+  TempDir dir;
+  explicit TrainSetup(int samples = 16, const std::string& aligner = "qformer", const std::string& run_keys = "",
+                      int batch = 4, const std::string& llm = "lm");
+  std::filesystem::path run() const { return dir / "run"; }
+  CommandResult xib_run(const std::vector<std::string>& sets = {}, const std::vector<std::string>& env = {}) const;
+  Child spawn(const std::vector<std::string>& sets = {}) const;
+};
+
+/// "exit N" and stderr, for failure messages.
+std::string diagnose(const CommandResult& r);
+
+/// Waits (up to 5 minutes) until the run's metrics have `n` records; fails the test otherwise.
+void wait_for_steps(const std::filesystem::path& run, size_t n);
 
 }  // namespace xib::test

@@ -85,8 +85,6 @@ generate:
   }
 };
 
-std::string diagnose(const CommandResult& r) { return "exit " + std::to_string(r.exit_code) + "\n" + r.err; }
-
 /// Every file of a folder → its SHA-256.
 std::map<std::string, std::string> hash_tree(const std::filesystem::path& dir) {
   std::map<std::string, std::string> out;

@@ -47,8 +47,6 @@ struct World {
   }
 };
 
-std::string diagnose(const CommandResult& r) { return "exit " + std::to_string(r.exit_code) + "\n" + r.err; }
-
 }  // namespace
 
 TEST_CASE("train run with a feature cache: the losses of an uncached run, across a stop and resume") {

@@ -17,47 +17,7 @@ using namespace xib;
 using namespace xib::test;
 
 namespace {
-
-/// A folder with the tiny LM, the world and a recipe.
-struct Setup {
-  TempDir dir;
-  explicit Setup(int samples = 16, const std::string& aligner = "qformer", const std::string& run_keys = "",
-                 int batch = 4, const std::string& llm = "lm") {
-    if (llm == "lm") write_tiny_llama(dir / "lm", 7);
-    write_segments_world(dir.path(), samples);
-    dir.write("train.yaml", train_recipe(aligner, run_keys, batch, llm));
-  }
-  std::filesystem::path run() const { return dir / "run"; }
-  CommandResult xib_run(std::vector<std::string> sets = {}) const {
-    std::vector<std::string> args = {"run", (dir / "train.yaml").string(), "--plugin-dir",
-                                     engine_plugin_dir().string()};
-    for (auto& s : sets) {
-      args.push_back("--set");
-      args.push_back(s);
-    }
-    return run_xib(args);
-  }
-  Child spawn(std::vector<std::string> sets = {}) const {
-    std::vector<std::string> args = {"run", (dir / "train.yaml").string(), "--plugin-dir",
-                                     engine_plugin_dir().string()};
-    for (auto& s : sets) {
-      args.push_back("--set");
-      args.push_back(s);
-    }
-    return spawn_xib(args, dir.path());
-  }
-};
-
-std::string diagnose(const CommandResult& r) { return "exit " + std::to_string(r.exit_code) + "\n" + r.err; }
-
-void wait_for_steps(const std::filesystem::path& run, size_t n) {
-  for (int i = 0; i < 3000; ++i) {  // up to 5 minutes on a loaded machine
-    if (read_metrics(run).size() >= n) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  FAIL("the run did not reach " << n << " steps");
-}
-
+using Setup = TrainSetup;
 }  // namespace
 
 TEST_CASE(
@@ -203,6 +163,16 @@ TEST_CASE("train run: bad input is a clear error and leaves the run folder alone
     CHECK(skipped >= 1);
     CHECK(read_file(s.run() / "report.md").find("samples skipped") != std::string::npos);
   }
+  SUBCASE("a file that cannot be read is an error naming it, also with skip_undecodable") {
+    std::filesystem::remove(s.dir / "segments/3.txt");
+    std::filesystem::create_directories(s.dir / "segments/3.txt");  // a folder where the file was
+    const auto r = s.xib_run({"run.steps=4", "model.skip_undecodable=true"});
+    CHECK(r.exit_code != 0);
+    CHECK_MESSAGE(r.err.find("3.txt") != std::string::npos, r.err);
+    CHECK_MESSAGE(r.err.find("cannot be read") != std::string::npos, r.err);
+    CHECK_MESSAGE(r.err.find("a folder") != std::string::npos, r.err);
+    CHECK_FALSE(std::filesystem::exists(s.run()));  // the run changed nothing
+  }
   SUBCASE("a recipe key that does not exist names the nearest one") {
     const auto r = s.xib_run({"run.stepz=3"});
     CHECK(r.exit_code != 0);
@@ -264,4 +234,37 @@ TEST_CASE("train run: run.device places the model, a device that is not there is
     CHECK_MESSAGE(r.err.find("run.device") != std::string::npos, r.err);
     CHECK_FALSE(std::filesystem::exists(s.run()));
   }
+}
+
+TEST_CASE("train run: a micro-batch whose every sample was skipped is not a step, and the report says why") {
+  // Batches of one sample: each undecodable sample is a micro-batch with nothing left.
+  Setup s(8, "linear", "steps: 6\n  lr: 1.0e-3\n  warmup_steps: 1\n  threads: 1", /*batch=*/1);
+  for (int i : {1, 4, 6}) s.dir.write("segments/" + std::to_string(i) + ".txt", "0.1 oops\n");
+  const auto r = s.xib_run({"model.skip_undecodable=true"});
+  REQUIRE_MESSAGE(r.exit_code == 0, diagnose(r));
+  const auto m = read_metrics(s.run());
+  REQUIRE(m.size() == 6);
+  int64_t skipped = 0, skipped_batches = 0;
+  for (size_t i = 0; i < m.size(); ++i) {
+    CHECK(m[i]["step"] == static_cast<int64_t>(i + 1));
+    CHECK(m[i]["samples"] == 1);              // every step learned from a sample
+    CHECK(m[i]["loss"].get<double>() > 0.0);  // never the 0 of an empty batch
+    skipped += m[i]["skipped"].get<int64_t>();
+    skipped_batches += m[i].value("skipped_batches", int64_t{0});
+  }
+  CHECK(skipped >= 1);
+  CHECK(skipped_batches == skipped);
+  const std::string report = read_file(s.run() / "report.md");
+  CHECK_MESSAGE(report.find("not counted as steps") != std::string::npos, report);
+  CHECK_MESSAGE(report.find("| not a number in a segments file |") != std::string::npos, report);
+}
+
+TEST_CASE("train run: a one-step run writes its checkpoint, plots and report, and exits") {
+  // A single point: the loss and its smoothed copy may differ by a few ULPs, which once made the
+  // plot's tick loop run until memory ran out (tests/core/test_svg_plot.cpp has the unit case).
+  Setup s(8, "qformer", "steps: 1\n  lr: 1.0e-5\n  warmup_steps: 0\n  threads: 1");
+  const auto r = s.xib_run();
+  REQUIRE_MESSAGE(r.exit_code == 0, diagnose(r));
+  for (const char* f : {"report.md", "loss.svg", "lr.svg", "checkpoints/step-00000001/checkpoint.json"})
+    CHECK_MESSAGE(std::filesystem::exists(s.run() / f), f);
 }

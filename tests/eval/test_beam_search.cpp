@@ -2,6 +2,7 @@
 // fixtures from tools/fixtures/llama/make_beam_fixture.py on the tiny random LLaMA
 // (plugins/llama/tests/data/tiny-untied) and on SmolLM2-135M-Instruct (skipped, with a message,
 // when the model cache lacks it). Sampling is checked for determinism and distribution.
+#include "test_skip.h"
 #include "torch_doctest.h"  // LibTorch + doctest, in the order that works
 // clang-format off
 #include "llm_fixture.h"
@@ -243,11 +244,9 @@ TEST_CASE("sampling: first-token frequencies follow the (filtered) distribution"
 
 TEST_CASE("beam search equals transformers on SmolLM2-135M-Instruct: captioning and QA settings") {
   const fs::path fixture = xib::test::eval_data() / "beam_smollm2.ref.safetensors";
-  if (!fs::exists(xib::test::smollm2_gguf()) || !fs::exists(fixture)) {
-    MESSAGE("skipped: needs " << xib::test::smollm2_gguf().string() << " (scripts/fetch-models.sh) and "
-                              << fixture.string());
-    return;
-  }
+  if (!fs::exists(xib::test::smollm2_gguf()))
+    return xib::test::skip_missing_model(xib::test::smollm2_gguf(), "smollm2-135m-instruct");
+  REQUIRE(fs::exists(fixture));
   auto lm = xib::test::load_llm(xib::test::smollm2_gguf(), false);
   const Ref ref(fixture);
   for (int k = 0; ref.has(fmt::format("p{}_ids", k)); ++k) {

@@ -1,5 +1,6 @@
 // Candidate scoring (xib/score.h) against transformers' log-probabilities (fixtures from
 // tools/fixtures/llama/make_beam_fixture.py), its bad inputs, and `xib score`.
+#include "test_skip.h"
 #include "torch_doctest.h"  // LibTorch + doctest, in the order that works
 // clang-format off
 #include "llm_fixture.h"
@@ -93,8 +94,7 @@ TEST_CASE("score: bad inputs are errors") {
 TEST_CASE("score: SmolLM2-135M-Instruct log-probs equal transformers' (1e-3), from ids and from text") {
   const fs::path fixture = xib::test::eval_data() / "beam_smollm2.ref.safetensors";
   if (!fs::exists(xib::test::smollm2_gguf()) || !fs::exists(fixture)) {
-    MESSAGE("skipped: needs " << xib::test::smollm2_gguf().string() << " and " << fixture.string());
-    return;
+    return xib::test::skip_missing_model(xib::test::smollm2_gguf(), "smollm2-135m-instruct");
   }
   auto lm = xib::test::load_llm(xib::test::smollm2_gguf(), true);
   const Ref ref(fixture);
@@ -140,4 +140,19 @@ TEST_CASE("xib score: usage errors exit 2") {
   CHECK(no_prompt.exit_code == 2);
   const auto empty = xib::test::run_xib({"score", "--prompt", "hi", "--candidate", ""});
   CHECK(empty.exit_code == 2);
+}
+
+TEST_CASE("xib score --json: a prompt and candidates that are not UTF-8 still give valid JSON") {
+  if (!fs::exists(xib::test::smollm2_gguf()))
+    return xib::test::skip_missing_model(xib::test::smollm2_gguf(), "smollm2-135m-instruct");
+  const std::string bad = std::string("a photo of \xff\xfe caf") + "\xc3";  // stray bytes, a cut sequence
+  const auto r = xib::test::run_xib({"score", "--model", xib::test::smollm2_gguf().string(), "--raw", "--json",
+                                     "--prompt", bad, "--candidate", "ok", "--candidate", "\x80 x"});
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  const auto j = nlohmann::json::parse(r.out);                                 // throws on invalid JSON or UTF-8
+  CHECK(j["prompt"].get<std::string>().find("a photo of \xef\xbf\xbd") == 0);  // U+FFFD in place
+  CHECK(j["candidates"].size() == 2);
+  const auto table = xib::test::run_xib(
+      {"score", "--model", xib::test::smollm2_gguf().string(), "--raw", "--prompt", bad, "--candidate", "\x80 x"});
+  CHECK(table.exit_code == 0);
 }

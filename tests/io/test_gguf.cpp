@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "test_skip.h"
 #include "test_support.h"
 #include "xib/error.h"
 #include "xib/io/gguf.h"
@@ -309,7 +310,7 @@ namespace {
 std::optional<fs::path> smollm2_file() {
   const auto file = xib::ModelCache::default_root() / "smollm2-135m-instruct" / "SmolLM2-135M-Instruct.Q4_1.gguf";
   if (!fs::exists(file)) {
-    MESSAGE("skipped: " << file.string() << " is absent (scripts/fetch-models.sh fetches smollm2-135m-instruct)");
+    xib::test::skip_missing_model(file.string(), "smollm2-135m-instruct");
     return std::nullopt;
   }
   return file;

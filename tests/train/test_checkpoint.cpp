@@ -222,14 +222,15 @@ TEST_CASE("checkpoint: SIGKILL while writing never leaves a partial checkpoint b
     ::waitpid(pid, &status, 0);
     REQUIRE_MESSAGE(WIFSIGNALED(status), "the writer failed by itself, status ", status);
     for (const auto& e : fs::directory_iterator(run.path() / "checkpoints"))
-      if (e.path().filename().string().rfind(".tmp-", 0) == 0) ++mid_write;  // killed inside a write
+      if (e.path().filename().string()[0] == '.') ++mid_write;  // killed inside a write (.tmp-, .latest-, .trash-)
 
     // Every step-… folder is complete, and the newest is found and loads.
     for (const auto& [step, dir] : train::list_checkpoints(run.path()))
       CHECK_MESSAGE(train::verify_checkpoint(dir).empty(), dir);
     std::vector<std::string> skipped;
     const auto latest = train::find_latest_checkpoint(run.path(), &skipped);
-    CHECK(skipped.empty());
+    // Only a folder renamed into place before `latest` named it may be passed over.
+    for (const auto& s : skipped) CHECK_MESSAGE(s.find("newer than the checkpoint") != std::string::npos, s);
     REQUIRE(latest);  // at least the parent's step 0
     const auto c = train::read_checkpoint(*latest);
     CHECK(c.step >= last_step);
@@ -242,6 +243,8 @@ TEST_CASE("checkpoint: SIGKILL while writing never leaves a partial checkpoint b
   }
   MESSAGE("killed ", std::size(delays_ms), " writers; ", mid_write, " left a temporary folder; newest step ",
           last_step);
+  // The kills must have landed inside writes, or the test showed nothing about them.
+  CHECK(mid_write >= 3);
 }
 
 TEST_CASE("rng state: LibTorch CPU generator and xib::Rng round-trip through a checkpoint") {

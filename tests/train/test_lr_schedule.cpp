@@ -87,4 +87,14 @@ TEST_CASE("lr_schedule: options bind from YAML and bad values are listed togethe
   CHECK_THROWS_AS(LrSchedule({.total_steps = 0}), ConfigError);
   CHECK_THROWS_AS(LrSchedule({.steps_per_epoch = -1}), ConfigError);
   CHECK_THROWS_AS(LrSchedule({}).lr_at(-1), UsageError);
+  // A negative lr is one mistake: no second complaint about min_lr or warmup_start_lr.
+  try {
+    (void)LrSchedule({.lr = -1.0});
+    FAIL("expected a ConfigError");
+  } catch (const ConfigError& e) {
+    const std::string r = e.report();
+    CHECK(r.find("'lr'") != std::string::npos);
+    CHECK_MESSAGE(r.find("min_lr") == std::string::npos, r);
+    CHECK_MESSAGE(r.find("warmup_start_lr") == std::string::npos, r);
+  }
 }

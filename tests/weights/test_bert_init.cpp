@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "test_skip.h"
 #include "torch_doctest.h"  // LibTorch + doctest, in the order that works
 #include "xib/io/safetensors.h"
 #include "xib/model_cache.h"
@@ -19,7 +20,7 @@ namespace {
 std::optional<xib::io::SafetensorsFile> minilm() {
   const auto file = xib::ModelCache::default_root() / "all-minilm-l6-v2" / "model.safetensors";
   if (!std::filesystem::exists(file)) {
-    MESSAGE("skipped: " << file.string() << " is absent (scripts/fetch-models.sh fetches all-minilm-l6-v2)");
+    xib::test::skip_missing_model(file.string(), "all-minilm-l6-v2");
     return std::nullopt;
   }
   return xib::io::SafetensorsFile(file);

@@ -8,7 +8,8 @@ namespace xib {
 
 /// Cores this process may run on (its CPU affinity), at least 1.
 int available_cores();
-/// Set LibTorch's intra-op thread count (and OpenMP's); n <= 0 means available_cores().
+/// Set LibTorch's intra-op thread count (and OpenMP's); n <= 0 means available_cores(), more
+/// than available_cores() is clamped to it with a warning.
 void set_threads(int n);
 /// LibTorch's current intra-op thread count.
 int threads();

@@ -89,6 +89,8 @@ struct EncodedFeatures {
   std::vector<size_t> kept = {};
   /// Ids of the samples dropped because a file failed to decode (skip_undecodable).
   std::vector<std::string> skipped_ids = {};
+  /// Why each was dropped ("cannot decode PNG image"), parallel to skipped_ids.
+  std::vector<std::string> skipped_reasons = {};
 };
 
 /// load_inputs()' result: the processors' outputs of the kept samples, not yet encoded.

@@ -17,6 +17,7 @@
 #include "command.h"
 #include "xib/error.h"
 #include "xib/files.h"
+#include "xib/json_text.h"
 #include "xib/plot.h"
 
 namespace xib::cli {
@@ -159,7 +160,7 @@ std::string compare_markdown(const std::vector<Column>& cols, size_t samples) {
   row("evaluation time (s)", [](const Column& c) { return cell(c.metrics.value("seconds", 0.0), "{:.0f}"); });
   md << "\nCaption scores × 100 (pycocoevalcap's definitions); QA: "
      << (cols.empty() ? std::string()
-         : cols[0].metrics["datasets"].dump().find("\"vqa\"") != std::string::npos
+         : json_text(cols[0].metrics["datasets"]).find("\"vqa\"") != std::string::npos
              ? "VQA accuracy"
              : "exact match after VQA normalisation")
      << ". Folders: ";

@@ -50,6 +50,14 @@ int convert(const po::variables_map& vm) {
 
   const auto src = io::open_weights(
       in, {.strict = vm.count("strict") > 0, .prefix = vm.count("prefix") ? vm["prefix"].as<std::string>() : ""});
+  if (src->tensors().empty()) {
+    throw FormatError({.what = fmt::format("'{}' holds no tensors", in.string()),
+                       .where = in.string(),
+                       .expected = "a weights file with at least one tensor",
+                       .got = fmt::format("0 tensors ({})", src->format()),
+                       .hint = vm.count("prefix") ? "--prefix may have removed every tensor: check it with xib inspect"
+                                                  : "check the file with xib inspect; nothing was written"});
+  }
   std::error_code ec;
   for (const fs::path& f : src->files()) {
     if (fs::equivalent(f, out, ec))

@@ -10,6 +10,7 @@
 #include "command.h"
 #include "xib/error.h"
 #include "xib/io/weight_source.h"
+#include "xib/json_text.h"
 
 namespace xib::cli {
 
@@ -64,7 +65,7 @@ int inspect(const po::variables_map& vm) {
                                   {"total_bytes", total},
                                   {"bytes_by_dtype", std::move(dtypes)}};
     if (!src->prefix().empty()) out["prefix"] = src->prefix();
-    std::cout << out.dump(2) << "\n";
+    std::cout << json_text(out, 2) << "\n";
     return 0;
   }
 

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "command.h"
+#include "xib/json_text.h"
 #include "xib/model_cache.h"
 
 namespace xib::cli {
@@ -63,7 +64,7 @@ int list_models(const po::variables_map& vm) {
     }
     for (const auto& i : issues) std::cout << "    problem: " << i.file << ": " << i.problem << "\n";
   }
-  if (vm.count("json")) std::cout << json.dump(2) << "\n";
+  if (vm.count("json")) std::cout << json_text(json, 2) << "\n";
   return bad && verify ? 1 : 0;
 }
 

@@ -13,6 +13,7 @@
 #include "modality_scaffold.h"
 #include "xib/error.h"
 #include "xib/io/npy.h"
+#include "xib/json_text.h"
 #include "xib/runtime.h"
 #include "xib/text/strings.h"
 
@@ -63,7 +64,7 @@ void write_example_data(const fs::path& dir) {
                         {"caption", bright ? "a bright reading" : "a dark reading"},
                         {"image_id", std::to_string(i)}});
   }
-  std::ofstream(dir / "captions.json") << captions.dump(1) << "\n";
+  std::ofstream(dir / "captions.json") << json_text(captions, 1) << "\n";
 }
 
 int new_modality(const po::variables_map& vm) {

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "command.h"
+#include "xib/json_text.h"
 #include "xib/plugin_loader.h"
 
 namespace xib::cli {
@@ -29,7 +30,7 @@ int list_plugins(const po::variables_map& vm) {
                      {"provides", s.provides},
                      {"description", s.description}});
     }
-    std::cout << out.dump(2) << "\n";
+    std::cout << json_text(out, 2) << "\n";
     return 0;
   }
   std::cout << "plugin folders searched:\n";

@@ -9,6 +9,7 @@
 #include "command.h"
 #include "lm_prompt.h"
 #include "xib/error.h"
+#include "xib/json_text.h"
 #include "xib/language_model.h"
 #include "xib/score.h"
 #include "xib/tokenizer.h"
@@ -53,7 +54,7 @@ int score(const po::variables_map& vm) {
                                    {"mean_nll", -scores[i].mean}});
     }
     out["ranking"] = order;
-    std::cout << out.dump(2) << "\n";
+    std::cout << json_text(out, 2) << "\n";
     return 0;
   }
   std::cout << fmt::format("{:>4}  {:>10}  {:>9}  {:>6}  {}\n", "rank", "nll (sum)", "nll/tok", "tokens", "candidate");

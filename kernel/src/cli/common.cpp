@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "command.h"
+#include "xib/error.h"
 #include "xib/log.h"
 #include "xib/plugin_loader.h"
 #include "xib/runtime.h"
@@ -31,7 +32,20 @@ void apply_common_options(const po::variables_map& vm) {
   if (vm.count("verbose")) log::set_level(log::Level::debug);
   if (vm.count("quiet")) log::set_level(log::Level::warn);
   if (vm.count("log-level")) log::set_level(log::parse_level(vm["log-level"].as<std::string>()));
-  set_threads(vm.count("threads") ? vm["threads"].as<int>() : 0);
+  int threads = 0;
+  if (vm.count("threads")) {
+    threads = vm["threads"].as<int>();
+    const int cores = available_cores();
+    if (threads < 1 || threads > cores) {
+      throw UsageError({.what = "--threads is out of range",
+                        .where = "--threads",
+                        .expected = fmt::format("1 to {} (the cores this process may use)", cores),
+                        .got = std::to_string(threads),
+                        .hint = "leave --threads out to use every available core; more threads than cores only "
+                                "slow LibTorch down"});
+    }
+  }
+  set_threads(threads);
 }
 
 std::vector<std::filesystem::path> plugin_dirs(const po::variables_map& vm) {

@@ -2,6 +2,8 @@
 // Exit codes: 0 ok, 1 runtime failure, 2 usage error. Errors print one report, never a trace.
 #include <cstdio>
 #include <iostream>
+#include <new>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -113,10 +115,28 @@ int main(int argc, char** argv) {
     std::cout.flush();
     std::cerr << "xib: error: " << e.report() << "\n";
     return e.exit_code();
+  } catch (const std::bad_alloc&) {
+    std::cout.flush();
+    std::cerr << "xib: error: out of memory\n"
+                 "  hint: a smaller data.batch_size (run.accumulate keeps the effective batch), fewer run.threads, "
+                 "run.feature_cache, or a smaller model needs less; a size in the recipe may be absurd\n";
+    return 1;
+  } catch (const std::length_error& e) {
+    std::cout.flush();
+    std::cerr << "xib: error: a size is too large to allocate (" << e.what()
+              << ")\n  hint: check the sizes in the recipe and the --set values (batch sizes, lengths, counts)\n";
+    return 1;
   } catch (const std::exception& e) {
     std::cout.flush();
-    std::cerr << "xib: error: " << e.what()
-              << "\n  hint: this is unexpected; please report it with the command you ran\n";
+    const std::string what = e.what();
+    // LibTorch's allocators report exhaustion as their own error type.
+    if (what.find("can't allocate memory") != std::string::npos || what.find("out of memory") != std::string::npos) {
+      std::cerr << "xib: error: out of memory: " << what.substr(0, what.find('\n'))
+                << "\n  hint: a smaller data.batch_size (run.accumulate keeps the effective batch) or a smaller "
+                   "model needs less; a size in the recipe may be absurd\n";
+      return 1;
+    }
+    std::cerr << "xib: error: " << what << "\n  hint: this is unexpected; please report it with the command you ran\n";
     return 1;
   } catch (...) {
     std::cerr << "xib: error: unknown failure\n";

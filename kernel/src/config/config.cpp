@@ -2,8 +2,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <charconv>
 #include <cmath>
+#include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 namespace xib {
@@ -33,17 +37,42 @@ YAML::Node parse_yaml(std::string_view text, const std::string& name) {
 }  // namespace
 
 std::shared_ptr<ConfigSource> ConfigSource::from_file(const fs::path& file) {
+  std::error_code ec;
+  if (fs::is_directory(file, ec)) {
+    std::vector<std::string> yamls;
+    for (const auto& e : fs::directory_iterator(file, ec)) {
+      const std::string ext = e.path().extension().string();
+      if (ext == ".yaml" || ext == ".yml") yamls.push_back(e.path().filename().string());
+    }
+    std::sort(yamls.begin(), yamls.end());
+    if (yamls.size() > 8) yamls.resize(8);
+    throw UsageError({.what = "the recipe is a folder, not a file",
+                      .where = file.string(),
+                      .expected = "a YAML recipe file",
+                      .got = "a folder",
+                      .hint = yamls.empty() ? "give the path of a YAML recipe, e.g. recipes/mini/check_models.yaml"
+                                            : "recipes in it: " + join_names(yamls)});
+  }
+  errno = 0;
   std::ifstream in(file, std::ios::binary);
   if (!in) {
-    std::error_code ec;
+    const int err = errno;
     const bool exists = fs::exists(file, ec);
-    if (exists) throw IoError({.what = "cannot read recipe", .where = file.string()});
+    if (exists) {
+      throw IoError({.what = "cannot read recipe",
+                     .where = file.string(),
+                     .got = err ? std::strerror(err) : "it cannot be opened",
+                     .hint = "check the file's permissions"});
+    }
     throw UsageError({.what = "recipe not found",
                       .where = file.string(),
                       .hint = "give the path of a YAML recipe, e.g. recipes/mini/check_models.yaml"});
   }
   std::stringstream buf;
   buf << in.rdbuf();
+  if (in.bad()) {
+    throw IoError({.what = "cannot read recipe", .where = file.string(), .got = std::strerror(errno)});
+  }
   const std::string name = file.string();
   YAML::Node root = parse_yaml(buf.str(), name);
   if (root.IsDefined() && !root.IsNull() && !root.IsMap()) {
@@ -82,6 +111,15 @@ bool is_index(const std::string& s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
 }
 
+/// The value of a list index ("12"); nullopt when it is not one or does not fit a size_t.
+std::optional<size_t> parse_index(const std::string& s) {
+  if (!is_index(s)) return std::nullopt;
+  size_t i = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), i);
+  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return i;
+}
+
 std::string trim(std::string_view s) {
   size_t b = s.find_first_not_of(" \t");
   size_t e = s.find_last_not_of(" \t");
@@ -115,14 +153,15 @@ void ConfigSource::set(std::string_view assignment) {
   cur.reset(root_);
   std::string walked;
   auto element = [&](const YAML::Node& seq, const std::string& part) {
-    if (!is_index(part) || std::stoul(part) >= seq.size()) {
+    const std::optional<size_t> index = parse_index(part);
+    if (!index || *index >= seq.size()) {
       throw UsageError(
           {.what = "--set addresses a list element that does not exist",
            .where = origin,
            .expected = fmt::format("an index below {}{}", seq.size(), walked.empty() ? "" : " at '" + walked + "'"),
            .got = part});
     }
-    return std::stoul(part);
+    return *index;
   };
   for (size_t i = 0; i + 1 < parts.size(); ++i) {
     YAML::Node next;
@@ -195,8 +234,8 @@ ConfigSection ConfigSection::child(std::string_view key) const {
       }
     }
   } else if (self.IsDefined() && self.IsSequence() && is_index(std::string(key))) {
-    const size_t i = std::stoul(std::string(key));
-    if (i < self.size()) n.reset(self[i]);
+    const std::optional<size_t> i = parse_index(std::string(key));
+    if (i && *i < self.size()) n.reset(self[*i]);
   }
   return ConfigSection{source, n, key_path(key)};
 }

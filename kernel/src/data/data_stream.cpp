@@ -12,6 +12,7 @@
 
 #include "xib/dataset.h"
 #include "xib/error.h"
+#include "xib/json_text.h"
 
 namespace xib {
 
@@ -40,21 +41,21 @@ const nlohmann::json& member(const nlohmann::json& j, const std::string& key, co
 
 int64_t integer(const nlohmann::json& j, const std::string& key, const std::string& at, int64_t min = 0) {
   const nlohmann::json& v = member(j, key, at);
-  if (!v.is_number_integer()) bad_state(at + "." + key + " is not an integer", "an integer", v.dump());
+  if (!v.is_number_integer()) bad_state(at + "." + key + " is not an integer", "an integer", json_text(v));
   const int64_t x = v.get<int64_t>();
-  if (x < min) bad_state(at + "." + key + " is out of range", fmt::format("an integer >= {}", min), v.dump());
+  if (x < min) bad_state(at + "." + key + " is out of range", fmt::format("an integer >= {}", min), json_text(v));
   return x;
 }
 
 std::string text(const nlohmann::json& j, const std::string& key, const std::string& at) {
   const nlohmann::json& v = member(j, key, at);
-  if (!v.is_string()) bad_state(at + "." + key + " is not a string", "a string", v.dump());
+  if (!v.is_string()) bad_state(at + "." + key + " is not a string", "a string", json_text(v));
   return v.get<std::string>();
 }
 
 bool flag(const nlohmann::json& j, const std::string& key, const std::string& at) {
   const nlohmann::json& v = member(j, key, at);
-  if (!v.is_boolean()) bad_state(at + "." + key + " is not a boolean", "true or false", v.dump());
+  if (!v.is_boolean()) bad_state(at + "." + key + " is not a boolean", "true or false", json_text(v));
   return v.get<bool>();
 }
 
@@ -198,7 +199,7 @@ void DataStream::restore(const nlohmann::json& state) {
   // Parse everything first; change nothing unless the whole state fits.
   if (text(state, "format", "state") != kStateFormat) {
     bad_state("not a data stream state", std::string("format '") + kStateFormat + "'",
-              member(state, "format", "state").dump());
+              json_text(member(state, "format", "state")));
   }
   if (const int64_t version = integer(state, "version", "state"); version != kStateVersion) {
     bad_state("unsupported version", std::to_string(kStateVersion), std::to_string(version));

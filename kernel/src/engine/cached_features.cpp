@@ -104,6 +104,7 @@ EncodedFeatures encode_cached(XInstructBlip& model, FeatureCache& cache, std::sp
     }
     if (skipped) {
       out.skipped_ids.push_back(s.id);
+      out.skipped_reasons.push_back("undecodable (as the feature cache recorded)");
       continue;
     }
     out.kept.push_back(si);

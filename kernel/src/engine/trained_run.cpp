@@ -10,6 +10,7 @@
 
 #include "xib/encoder.h"
 #include "xib/files.h"
+#include "xib/json_text.h"
 #include "xib/language_model.h"
 #include "xib/log.h"
 #include "xib/modality.h"
@@ -44,10 +45,14 @@ int64_t trainable_values(const XInstructBlip& model) {
 
 namespace {
 
-/// The newest checkpoint that verifies, or the one of `step`; read-only (unlike
-/// find_latest_checkpoint(), which also removes stale temporary folders).
+/// The newest checkpoint up to the one `latest` names that verifies, or the one of `step`;
+/// read-only (unlike find_latest_checkpoint(), which also removes stale temporary folders).
 fs::path choose_checkpoint(const fs::path& run_dir, int64_t step) {
-  const auto all = train::list_checkpoints(run_dir);
+  auto all = train::list_checkpoints(run_dir);
+  // Folders after `latest` belong to an abandoned run (xib/train/checkpoint.h).
+  if (const auto latest = train::latest_checkpoint_step(run_dir); latest && step == 0) {
+    std::erase_if(all, [&](const auto& c) { return c.first > *latest; });
+  }
   std::vector<std::string> steps;
   for (const auto& [s, dir] : all) steps.push_back(dir.filename().string());
   if (step > 0) {
@@ -82,12 +87,12 @@ std::vector<std::pair<std::string, std::string>> frozen_differences(const json& 
   for (const auto& item : flat_stored.items()) {
     const auto it = flat_now.find(item.key());
     if (it != flat_now.end() && *it == item.value()) continue;
-    out.emplace_back(item.key(), fmt::format("trained with {}, now {}", item.value().dump(),
+    out.emplace_back(item.key(), fmt::format("trained with {}, now {}", json_text(item.value()),
                                              it == flat_now.end() ? std::string("absent") : it->dump()));
   }
   for (const auto& item : flat_now.items()) {
     if (!flat_stored.contains(item.key()))
-      out.emplace_back(item.key(), fmt::format("trained without it, now {}", item.value().dump()));
+      out.emplace_back(item.key(), fmt::format("trained without it, now {}", json_text(item.value())));
   }
   return out;
 }
@@ -146,8 +151,8 @@ TrainedRun load_trained_run(const fs::path& run_dir, int64_t step) {
   if (!stored.is_null() && stored != run.frozen) {
     throw ConfigError({.what = "the frozen models differ from the ones this run was trained with",
                        .where = ckpt_dir.string(),
-                       .expected = stored.dump(),
-                       .got = run.frozen.dump(),
+                       .expected = json_text(stored),
+                       .got = json_text(run.frozen),
                        .hint = "the run's aligners only fit the LLM and encoders they were trained against: restore "
                                "those model files (or their model-cache entries)",
                        .details = frozen_differences(stored, run.frozen)});

@@ -4,8 +4,11 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <torch/torch.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <set>
 
 #include "xib/aligner.h"
@@ -28,8 +31,28 @@ namespace {
                  .where = file.string(),
                  .got = e.info().what,
                  .hint = "fix or remove the file, or set model.skip_undecodable: true to skip such samples"};
-  if (dynamic_cast<const IoError*>(&e)) throw IoError(std::move(info));
   throw FormatError(std::move(info));
+}
+
+/// IoError unless `file` is a regular file this process may read: a folder, a FIFO or a file
+/// without permission is reported as such, never handed to a decoder ("not an image").
+void check_readable(const std::filesystem::path& file) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::file_status st = fs::status(file, ec);
+  const char* what = nullptr;
+  if (!fs::exists(st)) {
+    what = "no such file";
+  } else if (fs::is_directory(st)) {
+    what = "a folder";
+  } else if (fs::is_fifo(st)) {
+    what = "a FIFO (named pipe)";
+  } else if (!fs::is_regular_file(st)) {
+    what = "not a regular file (a socket or a device)";
+  } else if (::access(file.c_str(), R_OK) != 0) {
+    what = std::strerror(errno);
+  }
+  if (what) throw IoError({.what = "cannot read input file", .where = file.string(), .got = what});
 }
 
 }  // namespace
@@ -230,12 +253,19 @@ LoadedInputs XInstructBlip::load_inputs(std::span<const Sample> samples, bool tr
       Modality& m = *impl_->modalities[i];
       const auto& file = s.inputs.at(m.name()).front();
       try {
+        check_readable(file);  // the same for every modality's processor
         row.push_back(m.processor().load(file, training));
       } catch (const IoError& e) {
-        if (!impl_->skip_undecodable) rethrow_decode(e, s, m.name(), file);
-        ok = false;
+        // A file that cannot be read (permissions, a folder, an I/O error) is never skipped:
+        // skip_undecodable is for content that cannot be decoded.
+        throw IoError({.what = fmt::format("sample '{}': its {} file cannot be read", s.id, m.name()),
+                       .where = file.string(),
+                       .got = e.info().got.empty() ? e.info().what : e.info().got,
+                       .hint = "check that the file exists and is readable; model.skip_undecodable skips only "
+                               "files whose content cannot be decoded"});
       } catch (const FormatError& e) {
         if (!impl_->skip_undecodable) rethrow_decode(e, s, m.name(), file);
+        out.skipped_reasons.push_back(e.info().what);
         ok = false;
       }
       if (!ok) break;

@@ -8,6 +8,7 @@
 
 #include "xib/error.h"
 #include "xib/files.h"
+#include "xib/json_text.h"
 
 namespace xib::eval {
 namespace {
@@ -16,7 +17,7 @@ using nlohmann::json;
 
 [[noreturn]] void bad(const std::filesystem::path& file, const std::string& where, std::string expected,
                       const json& got) {
-  std::string text = got.dump();
+  std::string text = json_text(got);
   if (text.size() > 80) text = text.substr(0, 77) + "...";
   throw FormatError(ErrorInfo{.what = "unexpected entry in evaluation file",
                               .where = file.string() + (where.empty() ? "" : ", " + where),
@@ -144,7 +145,7 @@ void write_json_file(const std::filesystem::path& file, const nlohmann::json& do
   if (!out)
     throw IoError(
         ErrorInfo{.what = "cannot write evaluation results", .where = file.string(), .got = std::strerror(errno)});
-  out << doc.dump(2) << '\n';
+  out << json_text(doc, 2) << '\n';
   if (!out.flush())
     throw IoError(
         ErrorInfo{.what = "cannot write evaluation results", .where = file.string(), .got = std::strerror(errno)});

@@ -50,6 +50,7 @@ void EvalRecipe::validate(Validator& v) const {
             "a run brings its own model (its config.yaml); drop model:");
   v.require(step >= 0, "step", "0 (the newest checkpoint) or a step", step);
   v.require(batch_size > 0, "batch_size", "a positive number", batch_size);
+  v.require(threads >= 0, "threads", "0 (every available core) or a positive number", threads);
   v.require(limit >= 0, "limit", "0 (all) or a positive number", limit);
   v.one_of("control", control, eval_controls());
   v.one_of("qa_metric", qa_metric, {"auto", "vqa", "exact"});

@@ -19,6 +19,7 @@
 #include "xib/build_info.h"
 #include "xib/encoder.h"
 #include "xib/files.h"
+#include "xib/json_text.h"
 #include "xib/modality.h"
 
 namespace xib {
@@ -256,7 +257,7 @@ void FeatureCache::bind(const FeatureIdentity& id) {
     if (have->encoder != id.encoder) diffs.emplace_back("encoder", id.encoder, have->encoder);
     if (have->weights_id != id.weights_id) diffs.emplace_back("weights_id", id.weights_id, have->weights_id);
     if (have->preprocessing != id.preprocessing) {
-      diffs.emplace_back("preprocessing", id.preprocessing.dump(), have->preprocessing.dump());
+      diffs.emplace_back("preprocessing", json_text(id.preprocessing), json_text(have->preprocessing));
     }
     if (have->feature_shape != id.feature_shape) {
       diffs.emplace_back("feature_shape", shape_text(id.feature_shape), shape_text(have->feature_shape));
@@ -295,7 +296,7 @@ void FeatureCache::bind(const FeatureIdentity& id) {
     hdf5::write_string_attr(g, "modality", id.modality);
     hdf5::write_string_attr(g, "encoder", id.encoder);
     hdf5::write_string_attr(g, "weights_id", id.weights_id);
-    hdf5::write_string_attr(g, "preprocessing", id.preprocessing.dump());
+    hdf5::write_string_attr(g, "preprocessing", json_text(id.preprocessing));
     hdf5::write_ints_attr(g, "feature_shape", id.feature_shape);
   } catch (const H5::Exception& e) {
     hdf5::failed("cannot write the feature cache", impl_->temp, e);

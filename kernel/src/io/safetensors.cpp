@@ -19,6 +19,7 @@
 #include "safetensors_errors.h"
 #include "xib/config.h"
 #include "xib/error.h"
+#include "xib/json_text.h"
 
 namespace xib::io {
 
@@ -281,7 +282,7 @@ SafetensorsModel::SafetensorsModel(const fs::path& path) : source_(path) {
     if (!index.is_object()) fail(src, {}, "safetensors index is not a JSON object", "a JSON object", index.type_name());
     if (const auto meta = index.find("metadata"); meta != index.end() && !meta->is_null()) {
       if (!meta->is_object()) fail(src, {}, "\"metadata\" is not a JSON object", "a JSON object", shown(*meta));
-      for (const auto& [k, v] : meta->items()) metadata_[k] = v.is_string() ? v.get<std::string>() : v.dump();
+      for (const auto& [k, v] : meta->items()) metadata_[k] = v.is_string() ? v.get<std::string>() : json_text(v);
     }
     const auto wm = index.find("weight_map");
     if (wm == index.end() || !wm->is_object() || wm->empty())

@@ -21,6 +21,7 @@
 #include "safetensors_errors.h"
 #include "xib/error.h"
 #include "xib/io/safetensors.h"
+#include "xib/json_text.h"
 
 namespace xib::io {
 
@@ -73,7 +74,7 @@ std::string encode_header(const std::vector<TensorRecord>& records, const std::m
   }
   std::string text;
   try {
-    text = h.dump();
+    text = h.dump();  // strict: a name that is not UTF-8 is refused, never altered
   } catch (const nlohmann::ordered_json::exception& e) {
     fail(target, {}, "tensor name or metadata is not valid UTF-8", "UTF-8 text", e.what());
   }

@@ -54,7 +54,13 @@ int affinity_count() {
 int available_cores() { return std::max(1, affinity_count()); }
 
 void set_threads(int n) {
-  if (n <= 0) n = available_cores();
+  const int cores = available_cores();
+  if (n > cores) {
+    log::warn("{} threads asked for, but this process may use {} core(s) (its CPU affinity): using {}", n, cores,
+              cores);
+    n = cores;
+  }
+  if (n <= 0) n = cores;
   // Also sets OpenMP's count (and MKL's) for the calling thread.
   at::set_num_threads(n);
   // LibTorch accepts the inter-op pool size once, and only before any parallel work has

@@ -21,6 +21,7 @@
 #include "xib/error.h"
 #include "xib/files.h"
 #include "xib/io/safetensors.h"
+#include "xib/json_text.h"
 #include "xib/log.h"
 #include "xib/sha256.h"
 #include "xib/weights/weight_loader.h"
@@ -147,10 +148,10 @@ std::optional<Problem> inspect(const fs::path& dir, json& doc) {
   };
   if (!doc.is_object() || doc.value("format", std::string()) != kFormat)
     return malformed("not an xib checkpoint", fmt::format("an object with \"format\": \"{}\"", kFormat),
-                     doc.is_object() && doc.contains("format") ? doc["format"].dump() : "no \"format\"");
+                     doc.is_object() && doc.contains("format") ? json_text(doc["format"]) : "no \"format\"");
   if (!doc.contains("format_version") || !doc["format_version"].is_number_integer() ||
       doc["format_version"].get<int64_t>() != kCheckpointFormatVersion) {
-    const std::string got = doc.contains("format_version") ? doc["format_version"].dump() : "none";
+    const std::string got = doc.contains("format_version") ? json_text(doc["format_version"]) : "none";
     return Problem{.info = {.what = "unsupported checkpoint format version",
                             .where = meta_file.string(),
                             .expected = fmt::format("format_version {}", kCheckpointFormatVersion),
@@ -160,7 +161,7 @@ std::optional<Problem> inspect(const fs::path& dir, json& doc) {
   }
   if (!doc.contains("step") || !doc["step"].is_number_integer() || doc["step"].get<int64_t>() < 0)
     return malformed("checkpoint.json has no valid step", "\"step\": an integer >= 0",
-                     doc.contains("step") ? doc["step"].dump() : "none");
+                     doc.contains("step") ? json_text(doc["step"]) : "none");
   const auto dir_step = parse_step_name(dir.filename().string());
   if (dir_step && *dir_step != doc["step"].get<int64_t>())
     return malformed("checkpoint folder and checkpoint.json disagree on the step", fmt::format("step {}", *dir_step),
@@ -169,7 +170,7 @@ std::optional<Problem> inspect(const fs::path& dir, json& doc) {
   if (!state.is_object() || !state.contains("sha256") || !state["sha256"].is_string() || !state.contains("bytes") ||
       !state["bytes"].is_number_unsigned())
     return malformed("checkpoint.json does not describe its state file", "\"state\": {\"file\", \"bytes\", \"sha256\"}",
-                     state.dump());
+                     json_text(state));
   const auto want_bytes = state["bytes"].get<uint64_t>();
   const auto want_hash = state["sha256"].get<std::string>();
   const auto got_bytes = fs::file_size(state_file, ec);
@@ -291,7 +292,7 @@ fs::path write_checkpoint(const fs::path& run_dir, int64_t step, const NamedTens
                         {"sha256", sha256_file(state_file)},
                         {"tensors", tensors.size()}}},
                       {"meta", meta}};
-    write_synced(tmp / kMetaFile, doc.dump(2) + "\n");
+    write_synced(tmp / kMetaFile, json_text(doc, 2) + "\n");
     fsync_path(tmp, true);
     // An older checkpoint of the same step is moved aside first (rename cannot replace a folder).
     if (fs::exists(target, ec)) discard_folder(target, name);
@@ -368,11 +369,22 @@ std::vector<std::pair<int64_t, fs::path>> list_checkpoints(const fs::path& run_d
   return out;
 }
 
+std::optional<int64_t> latest_checkpoint_step(const fs::path& run_dir) {
+  std::ifstream in(run_dir / "checkpoints" / "latest", std::ios::binary);
+  if (!in) return std::nullopt;
+  std::string name;
+  std::getline(in, name);
+  return parse_step_name(name);
+}
+
 std::optional<fs::path> find_latest_checkpoint(const fs::path& run_dir, std::vector<std::string>* skipped) {
   const fs::path ckpt_dir = run_dir / "checkpoints";
   std::error_code ec;
   if (!fs::is_directory(ckpt_dir, ec)) return std::nullopt;
   clean_temporaries(ckpt_dir);
+  // `latest` says which checkpoint is the run's; folders of later steps were left by a crash
+  // between a checkpoint's rename and `latest`'s update, or by a run that was abandoned.
+  const std::optional<int64_t> latest = latest_checkpoint_step(run_dir);
   // Every step-… folder, also those without checkpoint.json (they are reported as skipped).
   std::vector<std::pair<int64_t, fs::path>> all;
   for (const auto& e : fs::directory_iterator(ckpt_dir, ec)) {
@@ -381,14 +393,46 @@ std::optional<fs::path> find_latest_checkpoint(const fs::path& run_dir, std::vec
   }
   std::sort(all.rbegin(), all.rend());
   for (const auto& [step, dir] : all) {
-    json doc;
-    const auto p = inspect(dir, doc);
-    if (!p) return dir;
-    const std::string why = Error(p->info).report();
-    log::warn("skipping checkpoint '{}': {}", dir.string(), why);
+    std::string why;
+    if (latest && step > *latest) {
+      why = fmt::format("newer than the checkpoint that checkpoints/latest names ({})", checkpoint_dir_name(*latest));
+    } else {
+      json doc;
+      const auto p = inspect(dir, doc);
+      if (!p) return dir;
+      why = Error(p->info).report();
+      log::warn("skipping checkpoint '{}': {}", dir.string(), why);
+    }
     if (skipped) skipped->push_back(dir.string() + ": " + why);
   }
   return std::nullopt;
+}
+
+int64_t drop_checkpoints_after(const fs::path& run_dir, int64_t step) {
+  int64_t dropped = 0;
+  const fs::path ckpt_dir = run_dir / "checkpoints";
+  std::error_code ec;
+  std::vector<fs::path> newer;
+  for (const auto& e : fs::directory_iterator(ckpt_dir, ec)) {
+    const auto s = parse_step_name(e.path().filename().string());
+    if (s && *s > step) newer.push_back(e.path());
+  }
+  for (const auto& dir : newer) {
+    discard_folder(dir, "abandoned");
+    ++dropped;
+  }
+  if (dropped > 0 || latest_checkpoint_step(run_dir) != step) {
+    const fs::path latest_tmp = ckpt_dir / unique_name("latest", "tmp");
+    try {
+      write_synced(latest_tmp, checkpoint_dir_name(step) + "\n");
+      rename_or_throw(latest_tmp, ckpt_dir / "latest");
+    } catch (...) {
+      fs::remove(latest_tmp, ec);
+      throw;
+    }
+    fsync_path(ckpt_dir, true);
+  }
+  return dropped;
 }
 
 }  // namespace xib::train

@@ -10,10 +10,13 @@
 namespace xib::train {
 
 void LrScheduleOptions::validate(Validator& v) const {
-  v.require(lr > 0 && std::isfinite(lr), "lr", "a positive number", lr);
-  v.require(min_lr >= 0 && min_lr <= lr, "min_lr", fmt::format("a number in [0, lr = {}]", lr), min_lr);
-  v.require(warmup_start_lr >= 0 && warmup_start_lr <= lr, "warmup_start_lr",
-            fmt::format("a number in [0, lr = {}]", lr), warmup_start_lr);
+  const bool lr_ok = lr > 0 && std::isfinite(lr);
+  v.require(lr_ok, "lr", "a positive number", lr);
+  // Compared with lr only when lr itself is valid: one mistake, one message.
+  v.require(min_lr >= 0 && (!lr_ok || min_lr <= lr), "min_lr",
+            lr_ok ? fmt::format("a number in [0, lr = {}]", lr) : "a number ≥ 0", min_lr);
+  v.require(warmup_start_lr >= 0 && (!lr_ok || warmup_start_lr <= lr), "warmup_start_lr",
+            lr_ok ? fmt::format("a number in [0, lr = {}]", lr) : "a number ≥ 0", warmup_start_lr);
   v.require(total_steps > 0, "total_steps", "a positive number of optimizer steps", total_steps);
   v.require(warmup_steps >= 0 && warmup_steps <= total_steps, "warmup_steps",
             fmt::format("a number in [0, total_steps = {}]", total_steps), warmup_steps);

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "xib/files.h"
+#include "xib/json_text.h"
 #include "xib/metrics.h"
 #include "xib/plot.h"
 #include "xib/progress.h"
@@ -33,7 +34,10 @@ std::string write_run_report(const RunSummary& s) {
     }
   }
   std::vector<double> steps, loss, lr, rate;
+  int64_t run_skipped = 0, run_skipped_batches = 0;  // the whole run, across resumptions
   for (const auto& [step, r] : by_step) {
+    run_skipped += r.value("skipped", int64_t{0});
+    run_skipped_batches += r.value("skipped_batches", int64_t{0});
     steps.push_back(static_cast<double>(step));
     loss.push_back(r["loss"].is_number() ? r["loss"].get<double>() : NAN);
     lr.push_back(r.value("lr", NAN));
@@ -61,15 +65,24 @@ std::string write_run_report(const RunSummary& s) {
     md += fmt::format("- time (this process): {} in all, {} training, {:.2f} steps/s\n", format_duration(s.seconds),
                       format_duration(s.loop_seconds), s.steps_this_process / s.loop_seconds);
   }
-  if (s.skipped > 0) {
-    md += fmt::format("- samples skipped (undecodable): {}", s.skipped);
+  if (run_skipped > 0 || s.skipped > 0) {
+    md += fmt::format("- samples skipped (undecodable): {} in the whole run", run_skipped);
+    if (run_skipped_batches > 0) {
+      md += fmt::format("; {} micro-batch(es) had every sample skipped and were not counted as steps",
+                        run_skipped_batches);
+    }
     if (!s.skipped_examples.empty()) {
-      md += ", e.g.";
+      md += "; in this process e.g.";
       for (size_t i = 0; i < std::min<size_t>(3, s.skipped_examples.size()); ++i) {
         md += " `" + s.skipped_examples[i] + "`";
       }
     }
     md += "\n";
+    if (!s.skipped_by_reason.empty()) {
+      md += "\n| skipped in this process because | samples |\n|---|---|\n";
+      for (const auto& [why, n] : s.skipped_by_reason) md += fmt::format("| {} | {} |\n", why, n);
+      md += "\n";
+    }
   }
   if (!s.last_checkpoint.empty()) {
     md += fmt::format("- last checkpoint: `checkpoints/{}`\n", s.last_checkpoint.filename().string());
@@ -91,7 +104,7 @@ std::string write_run_report(const RunSummary& s) {
         static_cast<int64_t>(steps[static_cast<size_t>(finite_min - loss.begin())]));
     md += "![training loss](loss.svg)\n\n![learning rate](lr.svg)\n";
   }
-  if (!s.frozen.is_null()) md += fmt::format("\n## Frozen models\n\n```json\n{}\n```\n", s.frozen.dump(2));
+  if (!s.frozen.is_null()) md += fmt::format("\n## Frozen models\n\n```json\n{}\n```\n", json_text(s.frozen, 2));
   write_text_file(s.run_dir / "report.md", md);
   return md;
 }

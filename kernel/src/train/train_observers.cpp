@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <chrono>
+#include <csignal>
 
 #include "xib/aligner.h"
 #include "xib/metrics.h"
@@ -41,16 +42,36 @@ class StopObserver final : public TrainObserver {
   int64_t stop_after_;
 };
 
+/// Makes the run folder the run's on its first write (xib/train/run_folder.h).
+class RunFolderObserver final : public TrainObserver {
+ public:
+  RunFolderObserver(RunFolderPlan plan, std::string config) : plan_(std::move(plan)), config_(std::move(config)) {}
+  void on_step(TrainState& state, const StepRecord&) override { begin(state); }
+  void on_failure(TrainState& state, const StepRecord&) override { begin(state); }
+
+ private:
+  void begin(TrainState& state) {
+    if (state.folder_begun) return;
+    begin_run_folder(state.run_dir, plan_, config_);
+    state.folder_begun = true;
+  }
+  RunFolderPlan plan_;
+  std::string config_;
+};
+
+/// metrics.jsonl, opened on the first record (the run folder is the run's by then).
 class MetricsObserver final : public TrainObserver {
  public:
   explicit MetricsObserver(bool append) : append_(append) {}
-  void on_start(TrainState& state) override {
-    metrics_ = std::make_unique<MetricsWriter>(state.run_dir / "metrics.jsonl", append_);
-  }
-  void on_step(TrainState&, const StepRecord& r) override { metrics_->write(r.to_json()); }
-  void on_failure(TrainState&, const StepRecord& r) override { metrics_->write(r.to_json()); }
+  void on_step(TrainState& state, const StepRecord& r) override { write(state, r); }
+  void on_failure(TrainState& state, const StepRecord& r) override { write(state, r); }
 
  private:
+  void write(TrainState& state, const StepRecord& r) {
+    if (!state.folder_begun) return;
+    if (!metrics_) metrics_ = std::make_unique<MetricsWriter>(state.run_dir / "metrics.jsonl", append_);
+    metrics_->write(r.to_json());
+  }
   bool append_;
   std::unique_ptr<MetricsWriter> metrics_;
 };
@@ -93,6 +114,7 @@ class CheckpointObserver final : public TrainObserver {
 
  private:
   void save(TrainState& state) {
+    if (!state.folder_begun) return;
     const ResumePoint at = state.batches->resume_point();
     NamedTensors tensors = with_prefix(state.params, "model/");
     append(tensors, with_prefix(state.optimizer.state_tensors(), "optim/"));
@@ -124,6 +146,7 @@ class ReportObserver final : public TrainObserver {
   ReportObserver(RunSummary& summary, int64_t total) : summary_(summary), total_(total) {}
   void on_start(TrainState&) override { loop_start_ = std::chrono::steady_clock::now(); }
   void on_end(TrainState& state) override {
+    if (!state.folder_begun) return;  // no step this time: the folder stays as it was
     const auto now = std::chrono::steady_clock::now();
     summary_.end_step = state.step;
     summary_.loop_seconds = std::chrono::duration<double>(now - loop_start_).count();
@@ -131,6 +154,8 @@ class ReportObserver final : public TrainObserver {
     summary_.steps_this_process = state.steps_this_process;
     summary_.skipped = static_cast<int64_t>(state.skipped_ids.size());
     summary_.skipped_examples = state.skipped_ids;
+    summary_.skipped_by_reason = state.skipped_by_reason;
+    summary_.skipped_batches = state.skipped_batches;
     if (!state.stop_reason.empty() && state.step < total_) summary_.stopped_by = state.stop_reason;
     write_run_report(summary_);
   }
@@ -141,8 +166,24 @@ class ReportObserver final : public TrainObserver {
   std::chrono::steady_clock::time_point loop_start_;
 };
 
+/// A crash at a chosen point, for tests of what a killed run leaves behind.
+class KillObserver final : public TrainObserver {
+ public:
+  explicit KillObserver(int64_t step) : step_(step) {}
+  void on_step(TrainState& state, const StepRecord&) override {
+    if (state.step == step_) ::raise(SIGKILL);
+  }
+
+ private:
+  int64_t step_;
+};
+
 }  // namespace
 
+std::unique_ptr<TrainObserver> kill_after_step_observer(int64_t step) { return std::make_unique<KillObserver>(step); }
+std::unique_ptr<TrainObserver> run_folder_observer(RunFolderPlan plan, std::string config_yaml) {
+  return std::make_unique<RunFolderObserver>(std::move(plan), std::move(config_yaml));
+}
 std::unique_ptr<TrainObserver> metrics_observer(bool append) { return std::make_unique<MetricsObserver>(append); }
 std::unique_ptr<TrainObserver> progress_observer(int64_t total_steps) {
   return std::make_unique<ProgressObserver>(total_steps);

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <iostream>
 
 #include "../plugin/builtins.h"
@@ -14,6 +15,7 @@
 #include "xib/encoder.h"
 #include "xib/feature_cache.h"
 #include "xib/files.h"
+#include "xib/json_text.h"
 #include "xib/log.h"
 #include "xib/modality.h"
 #include "xib/recipe.h"
@@ -36,6 +38,7 @@ void RunOptions::validate(Validator& v) const {
   v.require(checkpoint_every >= 0, "checkpoint_every", "0 (only at the end) or a positive number", checkpoint_every);
   v.require(keep_checkpoints >= 0, "keep_checkpoints", "0 (all) or a positive number", keep_checkpoints);
   v.require(stop_after >= 0, "stop_after", "0 (off) or a positive number", stop_after);
+  v.require(threads >= 0, "threads", "0 (every available core) or a positive number", threads);
   v.one_of("precision", precision, {"f32", "bf16"});
   v.require(is_device_spelling(device), "device", "cpu, cuda or cuda:N", device);
   v.require(!out.empty(), "out", "a folder", "an empty path");
@@ -68,10 +71,10 @@ void check_resumable(const Checkpoint& ckpt, const nlohmann::json& frozen, const
   if (!stored.is_null() && stored != frozen) {
     throw ConfigError({.what = "cannot resume: the frozen models differ from the ones this run was trained with",
                        .where = ckpt.dir.string(),
-                       .expected = stored.dump(),
-                       .got = frozen.dump(),
+                       .expected = json_text(stored),
+                       .got = json_text(frozen),
                        .hint = fmt::format("use the same models, or start a new run: set run.out to another folder "
-                                           "or run.resume=false (which overwrites {})",
+                                           "or run.resume=false with run.overwrite=true (which replaces {})",
                                            run_dir.string())});
   }
 }
@@ -121,7 +124,9 @@ int run_train(const TrainRecipe& recipe, const ConfigSource& source) {
   seed_everything(static_cast<uint64_t>(o.seed));
   const std::unique_ptr<UpdateStrategy> update = single_process_update();
 
-  // Everything is built before any file of the run changes, so a bad recipe loses nothing.
+  // What the run does with its folder is decided first, from the folder alone; nothing in it
+  // changes until the first step is done, so a bad recipe or a failing step loses nothing.
+  const RunFolderPlan plan = plan_run_folder(o.out, o.resume, o.overwrite);
   const auto started = std::chrono::steady_clock::now();
   XInstructBlip model = XInstructBlip::from_recipe(source.section("model"));
   model.to(device);  // before the optimizer, whose state lives beside the parameters
@@ -152,23 +157,22 @@ int run_train(const TrainRecipe& recipe, const ConfigSource& source) {
                      return n;
                    }()};
 
-  if (o.resume) {
-    std::vector<std::string> skipped;
-    if (auto dir = find_latest_checkpoint(state.run_dir, &skipped)) {
-      Checkpoint ckpt = read_checkpoint(*dir);
-      check_resumable(ckpt, state.frozen, state.run_dir);
-      copy_named_tensors(take_prefix(ckpt.tensors, "model/"), params, "trainable parameters");
-      optimizer.load_state(take_prefix(ckpt.tensors, "optim/"));
-      restore_rngs(model, take_prefix(ckpt.tensors, ""));
-      stream.restore(ckpt.meta.at("data"));
-      state.step = state.start_step = ckpt.step;
-      log::info("resuming {} from step {} ({})", state.run_dir.string(), state.step, dir->filename().string());
-    }
+  if (plan.start == RunStart::resume) {
+    Checkpoint ckpt = read_checkpoint(*plan.checkpoint);
+    check_resumable(ckpt, state.frozen, state.run_dir);
+    copy_named_tensors(take_prefix(ckpt.tensors, "model/"), params, "trainable parameters");
+    optimizer.load_state(take_prefix(ckpt.tensors, "optim/"));
+    restore_rngs(model, take_prefix(ckpt.tensors, ""));
+    stream.restore(ckpt.meta.at("data"));
+    state.step = state.start_step = ckpt.step;
+    log::info("resuming {} from step {} ({})", state.run_dir.string(), state.step,
+              plan.checkpoint->filename().string());
+  } else if (plan.start == RunStart::replace) {
+    log::info("{}: the previous run ({}) is replaced when this run's first step is done", state.run_dir.string(),
+              join_names(plan.previous));
   }
   std::optional<FeatureCache> feature_cache = prepare_feature_cache(model, stream, o.feature_cache);
-  const bool fresh = state.step == 0;
   const bool writes_files = state.rank == 0;
-  if (writes_files) write_text_file(state.run_dir / "config.yaml", yaml_text(state.effective));
 
   log::info("{}", optimizer.groups().describe(o.optimizer.weight_decay));
   RunSummary summary{.recipe = source.name(),
@@ -195,10 +199,15 @@ int run_train(const TrainRecipe& recipe, const ConfigSource& source) {
   std::vector<std::unique_ptr<TrainObserver>> owned;
   owned.push_back(stop_observer(o.stop_after));
   if (writes_files) {
-    owned.push_back(metrics_observer(/*append=*/!fresh));
+    owned.push_back(run_folder_observer(plan, yaml_text(state.effective)));
+    owned.push_back(metrics_observer(/*append=*/plan.start == RunStart::resume));
     owned.push_back(progress_observer(o.steps));
     owned.push_back(checkpoint_observer(o.checkpoint_every, o.keep_checkpoints, o.steps, summary));
     owned.push_back(report_observer(summary, o.steps));
+  }
+  // Crash tests: $XIB_TEST_KILL_AFTER_STEP=N kills the process after step N (docs/contributing.md).
+  if (const char* kill = std::getenv("XIB_TEST_KILL_AFTER_STEP"); kill && *kill) {
+    owned.push_back(kill_after_step_observer(std::strtoll(kill, nullptr, 10)));
   }
   std::vector<TrainObserver*> observers;
   for (auto& ob : owned) observers.push_back(ob.get());
@@ -210,7 +219,15 @@ int run_train(const TrainRecipe& recipe, const ConfigSource& source) {
                             {.encode_in_loop = device.is_cpu()});
     run_training_loop(state, *update, batches, observers, o.steps, o.accumulate, o.max_grad_norm);
   }
-  if (!summary.stopped_by.empty()) {
+  if (!state.folder_begun && state.step >= o.steps) {
+    std::cerr << fmt::format(
+        "xib: the run is already at step {} of {}; nothing to do (raise run.steps to train on, or "
+        "run.resume=false with run.overwrite=true to start over)\n",
+        state.step, o.steps);
+  } else if (!state.folder_begun) {
+    std::cerr << fmt::format("xib: stopped by {} before the first step; the run folder {} is unchanged\n",
+                             state.stop_reason.empty() ? "a stop request" : state.stop_reason, state.run_dir.string());
+  } else if (!summary.stopped_by.empty()) {
     std::cerr << fmt::format(
         "xib: stopped by {} at step {}/{}; checkpoint {} written. Run the same recipe again "
         "to resume.\n",

@@ -19,14 +19,20 @@
 namespace xib::train {
 
 nlohmann::json StepRecord::to_json() const {
-  return {{"step", step},       {"loss", loss},
-          {"lr", lr},           {"grad_norm", grad_norm},
-          {"samples", samples}, {"samples_per_s", seconds > 0 ? static_cast<double>(samples) / seconds : 0.0},
-          {"step_s", seconds},  {"epoch", epoch},
-          {"skipped", skipped}};
+  nlohmann::json j = {
+      {"step", step},       {"loss", loss},
+      {"lr", lr},           {"grad_norm", grad_norm},
+      {"samples", samples}, {"samples_per_s", seconds > 0 ? static_cast<double>(samples) / seconds : 0.0},
+      {"step_s", seconds},  {"epoch", epoch},
+      {"skipped", skipped}};
+  if (skipped_batches > 0) j["skipped_batches"] = skipped_batches;
+  return j;
 }
 
 namespace {
+
+/// Micro-batches in a row with no sample left before a run gives up.
+constexpr int64_t kMaxEmptyBatches = 100;
 
 class SingleProcessUpdate final : public UpdateStrategy {
  public:
@@ -39,9 +45,27 @@ class SingleProcessUpdate final : public UpdateStrategy {
     StepRecord r{.step = state.step + 1, .lr = lr};
     state.optimizer.zero_grad();
     double loss_sum = 0;
-    for (int64_t micro = 0; micro < accumulate; ++micro) {
+    int64_t empty_in_a_row = 0;
+    for (int64_t micro = 0; micro < accumulate;) {
       const EncodedBatch b = batches.next();
       r.skipped_ids.insert(r.skipped_ids.end(), b.features.skipped_ids.begin(), b.features.skipped_ids.end());
+      r.skipped_reasons.insert(r.skipped_reasons.end(), b.features.skipped_reasons.begin(),
+                               b.features.skipped_reasons.end());
+      if (b.features.kept.empty()) {
+        // Every sample was skipped: nothing to learn from, and no step to count or log as loss 0.
+        ++r.skipped_batches;
+        if (++empty_in_a_row >= kMaxEmptyBatches) {
+          throw Error(
+              {.what = fmt::format("{} micro-batches in a row had every sample skipped as undecodable", empty_in_a_row),
+               .where = fmt::format("step {}", r.step),
+               .got = fmt::format("e.g. '{}'", r.skipped_ids.empty() ? "?" : r.skipped_ids.back()),
+               .hint = "the data's files cannot be decoded: check them, or set model.skip_undecodable: "
+                       "false to see the first error"});
+        }
+        continue;
+      }
+      empty_in_a_row = 0;
+      ++micro;
       Tensor loss;
       {
         AutocastScope autocast(state.device.type(), at::kBFloat16, state.bf16);
@@ -79,6 +103,8 @@ void run_training_loop(TrainState& state, UpdateStrategy& update, BatchSource& b
     const nlohmann::json& datasets = batches.resume_point().stream.at("datasets");
     r.epoch = datasets.empty() ? 0 : datasets.front().at("epoch").get<int64_t>();
     state.skipped_ids.insert(state.skipped_ids.end(), r.skipped_ids.begin(), r.skipped_ids.end());
+    for (const auto& why : r.skipped_reasons) ++state.skipped_by_reason[why];
+    state.skipped_batches += r.skipped_batches;
     if (!std::isfinite(r.loss)) {
       for (TrainObserver* o : observers) o->on_failure(state, r);
       throw Error({.what = fmt::format("the loss is not finite at step {} ({})", r.step, r.loss),

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "xib/config.h"
+#include "xib/media/image.h"
 
 namespace xib::image {
 
@@ -70,6 +71,8 @@ struct ProcessorOptions {
   std::vector<double> std = {};   ///< empty: the encoder's
   bool skip_undecodable = false;  ///< batches drop (and count) files that fail to decode
   int64_t seed = 42;              ///< training augmentation stream
+  /// Larger images are refused before decoding: PIL's decompression-bomb threshold.
+  int64_t max_pixels = media::kDefaultMaxPixels;
 
   template <class V>
   void fields(V& v) {
@@ -81,9 +84,11 @@ struct ProcessorOptions {
     v("std", std, "per-channel std (default: the encoder's)");
     v("skip_undecodable", skip_undecodable, "skip and count files that cannot be decoded");
     v("seed", seed, "seed of the training augmentation");
+    v("max_pixels", max_pixels, "refuse larger images before decoding (default: PIL's bomb threshold, ~179 M)");
   }
   void validate(Validator& v) const {
     v.require(size > 0, "size", "a positive number", size);
+    v.require(max_pixels > 0, "max_pixels", "a positive number", max_pixels);
     v.one_of("resize", resize, {"crop", "squash"});
     v.require(0 < scale_min && scale_min <= scale_max && scale_max <= 1, "scale_min", "0 < scale_min <= scale_max <= 1",
               fmt::format("{}, {}", scale_min, scale_max));

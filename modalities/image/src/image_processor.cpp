@@ -49,7 +49,7 @@ nlohmann::json ImageProcessor::config() const {
 }
 
 Tensor ImageProcessor::load(const std::filesystem::path& file, bool training) {
-  return normalise(prepare(media::read_image(file), training));
+  return normalise(prepare(media::read_image(file, {.max_pixels = options_.max_pixels}), training));
 }
 
 ImageBatch ImageProcessor::load_batch(std::span<const std::filesystem::path> files, bool training) {
@@ -59,8 +59,8 @@ ImageBatch ImageProcessor::load_batch(std::span<const std::filesystem::path> fil
   for (size_t i = 0; i < files.size(); ++i) {
     media::Image img;
     try {
-      img = prepare(media::read_image(files[i]), training);
-    } catch (const Error& e) {
+      img = prepare(media::read_image(files[i], {.max_pixels = options_.max_pixels}), training);
+    } catch (const FormatError& e) {  // content that cannot be decoded; unreadable files are errors
       if (!options_.skip_undecodable) throw;
       std::lock_guard lock(mu_);
       ++skipped_.count;

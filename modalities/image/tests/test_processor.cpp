@@ -155,10 +155,11 @@ TEST_CASE("processor: training output is [3, 224, 224] and seeded") {
   CHECK_FALSE(torch::equal(a, c));
 }
 
-TEST_CASE("processor: batches skip and count undecodable files when asked") {
+TEST_CASE("processor: batches skip and count undecodable files when asked, never unreadable ones") {
   xib::test::TempDir tmp;
   const fs::path bad = tmp.write("broken.png", "\x89PNG\r\n\x1a\nnot really");
-  const std::vector<fs::path> files = {data() / "exact.png", bad, data() / "small_rgba.png", tmp / "missing.jpg"};
+  const fs::path bad2 = tmp.write("text.jpg", "just text");
+  const std::vector<fs::path> files = {data() / "exact.png", bad, data() / "small_rgba.png", bad2};
   ProcessorOptions o;
   o.skip_undecodable = true;
   ImageProcessor proc(o, "efficientnet_lite0");
@@ -176,6 +177,11 @@ TEST_CASE("processor: batches skip and count undecodable files when asked") {
   ImageProcessor strict({}, "efficientnet_lite0");
   CHECK_THROWS_AS(strict.load_batch(files, false), xib::FormatError);
   CHECK_THROWS_AS(strict.load(tmp / "missing.jpg", false), xib::IoError);
+  // A file that cannot be read is an error also when skipping: it is not undecodable content.
+  const std::vector<fs::path> unreadable = {data() / "exact.png", tmp / "missing.jpg", tmp.path()};
+  for (size_t i = 1; i < unreadable.size(); ++i) {
+    CHECK_THROWS_AS(proc.load_batch(std::vector<fs::path>{unreadable[0], unreadable[i]}, false), xib::IoError);
+  }
 }
 
 TEST_CASE("processor: config() names the eval geometry and the effective normalisation (feature caches key on it)") {

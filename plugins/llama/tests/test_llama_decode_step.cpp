@@ -9,6 +9,7 @@
 #include "llama_load.h"
 #include "llama_model.h"
 #include "packed_linear.h"
+#include "test_skip.h"
 #include "test_support.h"
 #include "torch_doctest.h"  // LibTorch + doctest, in the order that works
 #include "xib/error.h"
@@ -134,8 +135,7 @@ TEST_CASE("llama decode modes: the fused step (f32) and the LibTorch path give t
 TEST_CASE("llama SmolLM2 Q4_1 GGUF: the decode step on the stored blocks matches the f32 forward") {
   const fs::path gguf = xib::ModelCache::default_root() / "smollm2-135m-instruct" / "SmolLM2-135M-Instruct.Q4_1.gguf";
   if (!fs::exists(gguf)) {
-    MESSAGE("skipped: needs " << gguf.string() << " (scripts/fetch-models.sh)");
-    return;
+    return xib::test::skip_missing_model(gguf, "smollm2-135m-instruct");
   }
   auto lm = xib::llama::load_llama({.path = gguf.string(), .tokenizer = false});
   auto& model = dynamic_cast<xib::llama::LlamaModel&>(*lm);

@@ -10,6 +10,7 @@
 
 #include "llama_config.h"
 #include "llama_load.h"
+#include "test_skip.h"
 #include "test_support.h"
 #include "xib/error.h"
 #include "xib/generate.h"
@@ -193,8 +194,8 @@ TEST_CASE("xib generate: streams SmolLM2's answer, and bad models are clear erro
   const auto no_prompt = xib::test::run_xib({"generate", "--model", "x"});
   CHECK(no_prompt.exit_code == 2);
   if (!xib::ModelCache().find("smollm2-135m-instruct")) {
-    MESSAGE("skipped the SmolLM2 run: the model cache has no smollm2-135m-instruct (scripts/fetch-models.sh)");
-    return;
+    return xib::test::skip_missing_model(xib::ModelCache::default_root() / "smollm2-135m-instruct",
+                                         "smollm2-135m-instruct");
   }
   const auto r = xib::test::run_xib({"generate", "--model", "smollm2-135m-instruct", "--prompt",
                                      "What is the capital of France?", "--max-new-tokens", "12", "--stats"});

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "llama_maps.h"
+#include "test_skip.h"
 #include "test_support.h"
 #include "xib/error.h"
 #include "xib/io/gguf.h"
@@ -45,7 +46,7 @@ TEST_CASE("llama maps: unpermute_qk matches transformers' reverse permutation an
 TEST_CASE("llama maps: SmolLM2's attn_q/attn_k unpermute to transformers' rows") {
   const auto file = xib::ModelCache::default_root() / "smollm2-135m-instruct" / "SmolLM2-135M-Instruct.Q4_1.gguf";
   if (!fs::exists(file)) {
-    MESSAGE("skipped: " << file.string() << " is absent (scripts/fetch-models.sh fetches smollm2-135m-instruct)");
+    xib::test::skip_missing_model(file.string(), "smollm2-135m-instruct");
     return;
   }
   const auto want =

@@ -7,6 +7,7 @@
 
 #include "llama_load.h"
 #include "llama_model.h"
+#include "test_skip.h"
 #include "test_support.h"
 #include "torch_doctest.h"  // LibTorch + doctest, in the order that works
 #include "xib/generate.h"
@@ -168,10 +169,8 @@ TEST_CASE("llama rope: llama3 and linear scaling change the frequencies as trans
 TEST_CASE("llama SmolLM2-135M-Instruct Q4_1 GGUF: parity with transformers") {
   const fs::path gguf = xib::ModelCache::default_root() / "smollm2-135m-instruct" / "SmolLM2-135M-Instruct.Q4_1.gguf";
   const fs::path fixture = data_dir() / "smollm2.ref.safetensors";
-  if (!fs::exists(gguf) || !fs::exists(fixture)) {
-    MESSAGE("skipped: needs " << gguf.string() << " (scripts/fetch-models.sh) and " << fixture.string());
-    return;
-  }
+  if (!fs::exists(gguf)) return xib::test::skip_missing_model(gguf, "smollm2-135m-instruct");
+  REQUIRE(fs::exists(fixture));
   const Ref ref(fixture);
   auto lm = xib::llama::load_llama(LlamaOptions{.path = gguf.string()});
   CHECK(lm->hidden_size() == 576);

@@ -10,6 +10,7 @@
 #include "bpe_tokenizer.h"
 #include "xib/error.h"
 #include "xib/files.h"
+#include "xib/json_text.h"
 
 namespace xib::llama {
 namespace {
@@ -72,7 +73,7 @@ struct Loader {
         regexes.push_back(escape_literal(pattern["String"].get<std::string>()));
       } else {
         bad("Split pre-tokenizer without a pattern", where + ".pattern", "{\"Regex\": …} or {\"String\": …}",
-            pattern.dump());
+            json_text(pattern));
       }
     } else if (type == "Digits") {
       regexes.emplace_back(p.value("individual_digits", false) ? "\\p{N}" : "\\p{N}+");
@@ -98,7 +99,7 @@ struct Loader {
     for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"}) {
       if (m.contains(key) && m[key].is_string() && !m[key].get<std::string>().empty()) {
         bad(fmt::format("BPE with {} is not supported", key), std::string("model.") + key, "null or \"\"",
-            m[key].dump());
+            json_text(m[key]));
       }
     }
     if (!m.contains("vocab") || !m["vocab"].is_object())
@@ -108,7 +109,7 @@ struct Loader {
     int64_t size = 0;
     for (const auto& [piece, id] : m["vocab"].items()) {
       if (!id.is_number_integer() || id.get<int64_t>() < 0)
-        bad("a vocab id is not a non-negative integer", "model.vocab." + piece, "an integer ≥ 0", id.dump());
+        bad("a vocab id is not a non-negative integer", "model.vocab." + piece, "an integer ≥ 0", json_text(id));
       size = std::max(size, id.get<int64_t>() + 1);
     }
     const json added = j.value("added_tokens", json::array());
@@ -119,7 +120,8 @@ struct Loader {
     for (const auto& t : added) {
       if (!t.is_object() || !t.contains("id") || !t.contains("content") || !t["content"].is_string() ||
           !t["id"].is_number_integer() || t["id"].get<int64_t>() < 0) {
-        bad("malformed added token", fmt::format("added_tokens[{}]", i), "{\"id\": n, \"content\": \"…\"}", t.dump());
+        bad("malformed added token", fmt::format("added_tokens[{}]", i), "{\"id\": n, \"content\": \"…\"}",
+            json_text(t));
       }
       BpeAddedToken a{
           .text = t["content"].get<std::string>(), .id = t["id"].get<int64_t>(), .special = t.value("special", false)};
@@ -133,14 +135,14 @@ struct Loader {
         const auto s = merge.get<std::string>();
         const size_t space = s.find(' ');
         if (space == std::string::npos || s.find(' ', space + 1) != std::string::npos) {
-          bad("malformed BPE merge", fmt::format("model.merges[{}]", i), "\"left right\"", merge.dump());
+          bad("malformed BPE merge", fmt::format("model.merges[{}]", i), "\"left right\"", json_text(merge));
         }
         out.merges.emplace_back(s.substr(0, space), s.substr(space + 1));
       } else if (merge.is_array() && merge.size() == 2 && merge[0].is_string() && merge[1].is_string()) {
         out.merges.emplace_back(merge[0].get<std::string>(), merge[1].get<std::string>());
       } else {
         bad("malformed BPE merge", fmt::format("model.merges[{}]", i), "\"left right\" or [\"left\", \"right\"]",
-            merge.dump());
+            json_text(merge));
       }
       ++i;
     }
@@ -153,7 +155,7 @@ struct Loader {
     const json normalizer = j.value("normalizer", json());
     if (!normalizer.is_null()) {
       bad(fmt::format("unsupported normalizer '{}'", type_of(normalizer)), "normalizer", "null (byte-level BPE)",
-          normalizer.dump().substr(0, 80));
+          json_text(normalizer).substr(0, 80));
     }
     pre_tokenizer(j.value("pre_tokenizer", json()), out.split_regexes, "pre_tokenizer");
     return out;

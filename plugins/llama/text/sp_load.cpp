@@ -13,6 +13,7 @@
 #include "sp_tokenizer.h"
 #include "xib/error.h"
 #include "xib/io/gguf.h"
+#include "xib/json_text.h"
 
 namespace xib::llama {
 
@@ -45,7 +46,7 @@ std::optional<SpAddedToken> token_value(const json& v, const std::string& where)
   throw FormatError({.what = "a special token is neither a string nor {\"content\": …}",
                      .where = where,
                      .expected = "\"</s>\" or {\"content\": \"</s>\", …}",
-                     .got = v.dump().substr(0, 80)});
+                     .got = json_text(v).substr(0, 80)});
 }
 
 }  // namespace
@@ -147,7 +148,7 @@ SpTokenizer SpTokenizer::from_hf_folder(const fs::path& dir, std::optional<bool>
       if (!id.is_number_integer()) {
         throw FormatError({.what = fmt::format("added token '{}' has no integer id", text),
                            .where = (dir / "added_tokens.json").string(),
-                           .got = id.dump()});
+                           .got = json_text(id)});
       }
       if (std::ranges::any_of(added, [&](const SpAddedToken& a) { return a.text == text; })) continue;
       added.push_back({.text = text, .id = id.get<int64_t>(), .special = false});

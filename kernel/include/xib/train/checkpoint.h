@@ -3,15 +3,17 @@
 //   run_dir/checkpoints/step-00001000/state.safetensors   every tensor (model, optimizer, RNG)
 //   run_dir/checkpoints/step-00001000/checkpoint.json     format version, step, the caller's
 //                                                        meta, size and SHA-256 of the state
-//   run_dir/checkpoints/latest                           "step-00001000\n" (informational)
+//   run_dir/checkpoints/latest                           "step-00001000\n": the run's checkpoint
 //
 // write_checkpoint() fills a temporary folder (checkpoints/.tmp-step-…-<pid>-<n>), fsyncs its
 // files and the folder, renames it into place, fsyncs checkpoints/, then replaces `latest`
 // (temporary file + rename) and removes the oldest checkpoints beyond `keep_last`. A crash at
 // any point leaves either the previous set of checkpoints or the new one, never a folder named
-// step-… that is incomplete. find_latest_checkpoint() scans the step-… folders (newest first)
-// and returns the first whose checkpoint.json parses, whose format version is known and whose
-// state file has the recorded size and hash; `latest` is only a convenience for people.
+// step-… that is incomplete. `latest` is the single source of truth: find_latest_checkpoint()
+// scans the step-… folders up to the one `latest` names (newest first; all of them when there is
+// no `latest`) and returns the first whose checkpoint.json parses, whose format version is known
+// and whose state file has the recorded size and hash. Folders of later steps are left by a crash
+// between a checkpoint's rename and `latest`'s update, or by an abandoned run, and are ignored.
 //
 //   train::write_checkpoint(run, step, tensors, {{"recipe", …}, {"data", …}}, {.keep_last = 3});
 //   if (auto dir = train::find_latest_checkpoint(run)) { auto c = train::read_checkpoint(*dir); … }
@@ -27,6 +29,7 @@
 #include <nlohmann/json.hpp>
 
 #include "xib/config.h"
+#include "xib/train/checkpoint_folder.h"
 #include "xib/train/named_tensors.h"
 
 namespace xib::train {
@@ -43,9 +46,6 @@ struct CheckpointOptions {
   }
   void validate(Validator& v) const;
 };
-
-/// "step-00001000" (8 digits, more when the step needs them).
-std::string checkpoint_dir_name(int64_t step);
 
 /// Writes checkpoint `step` of `run_dir` (created if needed) and returns its folder. Tensors are
 /// stored on the CPU, contiguous, in the given order and dtype (names unique). `meta` is the
@@ -72,19 +72,5 @@ struct Checkpoint {
 /// With `only_prefix`, only the tensors whose names start with it are loaded (names kept whole):
 /// "model/" reads the trainable parameters without the optimizer state.
 Checkpoint read_checkpoint(const std::filesystem::path& dir, std::string_view only_prefix = {});
-
-/// Problems that make `dir` unusable, empty when it is a complete checkpoint (the checks of
-/// read_checkpoint() short of loading the tensors).
-std::vector<std::string> verify_checkpoint(const std::filesystem::path& dir);
-
-/// Complete checkpoints of `run_dir` as (step, folder), oldest first, without verifying hashes.
-std::vector<std::pair<int64_t, std::filesystem::path>> list_checkpoints(const std::filesystem::path& run_dir);
-
-/// The newest checkpoint of `run_dir` that verify_checkpoint() accepts, or nullopt when there is
-/// none. Newer ones that fail are skipped with a warning (logged, and added to `skipped` when
-/// given). Temporary folders left by interrupted writes (.tmp-…, .trash-…, whose writing process
-/// is gone, or is this process: do not call it while this process writes a checkpoint) are removed.
-std::optional<std::filesystem::path> find_latest_checkpoint(const std::filesystem::path& run_dir,
-                                                            std::vector<std::string>* skipped = nullptr);
 
 }  // namespace xib::train

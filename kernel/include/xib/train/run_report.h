@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -30,11 +31,13 @@ struct RunSummary {
   std::string precision = "f32";  ///< run.precision
   nlohmann::json frozen = {};
   std::vector<ModalitySummary> modalities = {};
-  double seconds = 0;       ///< this process, set-up included
-  double setup_seconds = 0; ///< this process, before the first step
-  double loop_seconds = 0;  ///< this process, training steps only
-  int64_t skipped = 0;
+  double seconds = 0;        ///< this process, set-up included
+  double setup_seconds = 0;  ///< this process, before the first step
+  double loop_seconds = 0;   ///< this process, training steps only
+  int64_t skipped = 0;       ///< samples skipped by this process
   std::vector<std::string> skipped_examples = {};
+  std::map<std::string, int64_t> skipped_by_reason = {};  ///< this process's skipped samples by reason
+  int64_t skipped_batches = 0;  ///< this process's micro-batches with every sample skipped (not steps)
   std::string stopped_by = {};  ///< "SIGTERM", "SIGINT", "run.stop_after"; empty when finished
   std::filesystem::path last_checkpoint = {};
 };

@@ -37,7 +37,8 @@ struct RunOptions {
   int threads = 0;                ///< 0: every core of the process's affinity
   int64_t checkpoint_every = 0;   ///< also save every N steps (0: only at the end / on a stop)
   int64_t keep_checkpoints = 3;   ///< newest checkpoints kept (0: all)
-  bool resume = true;             ///< continue from the newest checkpoint in `out`
+  bool resume = true;             ///< continue from the checkpoint `out`/checkpoints/latest names
+  bool overwrite = false;         ///< a run that is not resumed may replace a previous run in `out`
   int64_t stop_after = 0;         ///< stop (as on SIGTERM) after this many steps of this process; 0 off
   std::string device = "cpu";     ///< cpu | cuda | cuda:N: the LLM, the aligners and the optimizer state
   std::string precision = "f32";  ///< f32 | bf16 (autocast of the forward pass on `device`)
@@ -56,7 +57,9 @@ struct RunOptions {
     v("threads", threads, "CPU threads (0: all cores this process may use)");
     v("checkpoint_every", checkpoint_every, "save a checkpoint every N steps (0: only at the end)");
     v("keep_checkpoints", keep_checkpoints, "newest checkpoints kept (0: all)");
-    v("resume", resume, "continue from the newest checkpoint in the run folder");
+    v("resume", resume, "continue from the run folder's checkpoint (checkpoints/latest)");
+    v("overwrite", overwrite,
+      "replace a previous run in the run folder that is not resumed (resume=false, or all checkpoints damaged)");
     v("stop_after", stop_after, "stop cleanly after this many steps of this process (0: off)");
     v("device", device, "cpu | cuda | cuda:N: where the LLM, the aligners and the optimizer state live");
     v("precision", precision, "f32 | bf16: autocast the forward pass (matrix products in bf16, parameters f32)");

@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,6 +28,7 @@
 #include <nlohmann/json.hpp>
 
 #include "xib/train/named_tensors.h"
+#include "xib/train/run_folder.h"
 #include "xib/xinstructblip.h"
 
 namespace xib {
@@ -50,9 +52,12 @@ struct StepRecord {
   double grad_norm = 0;  ///< before clipping
   int64_t samples = 0;   ///< kept samples (all ranks)
   int64_t skipped = 0;   ///< samples skipped as undecodable (all ranks)
+  /// Micro-batches drawn in which every sample was skipped: they do not count towards the step.
+  int64_t skipped_batches = 0;
   double seconds = 0;
   int64_t epoch = 0;  ///< completed epochs of the first dataset
   std::vector<std::string> skipped_ids = {};
+  std::vector<std::string> skipped_reasons = {};  ///< parallel to skipped_ids
   nlohmann::json to_json() const;
 };
 
@@ -100,9 +105,14 @@ struct TrainState {
   int64_t steps_this_process = 0;
   /// Set by an observer ("SIGINT", "run.stop_after", …) to end the loop after this step.
   std::string stop_reason = {};
-  int stop_signal = 0;                        ///< the signal behind stop_reason, or 0
-  BatchSource* batches = nullptr;             ///< for resume points
-  std::vector<std::string> skipped_ids = {};  ///< every sample skipped by this process
+  int stop_signal = 0;  ///< the signal behind stop_reason, or 0
+  /// The run folder is this run's: set by the run-folder observer before the run's first write
+  /// (after its first step); the other observers write nothing before (xib/train/run_folder.h).
+  bool folder_begun = false;
+  BatchSource* batches = nullptr;                         ///< for resume points
+  std::vector<std::string> skipped_ids = {};              ///< every sample skipped by this process
+  std::map<std::string, int64_t> skipped_by_reason = {};  ///< this process's skipped samples by reason
+  int64_t skipped_batches = 0;                            ///< this process's micro-batches with no sample left
 };
 
 class TrainObserver {
@@ -174,7 +184,10 @@ void run_training_loop(TrainState& state, UpdateStrategy& update, BatchSource& b
                        const std::vector<TrainObserver*>& observers, int64_t total_steps, int64_t accumulate,
                        double max_grad_norm);
 
-/// The standard observers of `kind: train`. Those that write files go only to rank 0.
+/// The standard observers of `kind: train`. Those that write files go only to rank 0, after the
+/// run-folder observer, which makes the folder the run's (begin_run_folder()) when the first step
+/// is done (or fails): a run that fails before changes nothing.
+std::unique_ptr<TrainObserver> run_folder_observer(RunFolderPlan plan, std::string config_yaml);
 std::unique_ptr<TrainObserver> metrics_observer(bool append);           ///< metrics.jsonl
 std::unique_ptr<TrainObserver> progress_observer(int64_t total_steps);  ///< progress bar
 std::unique_ptr<TrainObserver> stop_observer(int64_t stop_after);       ///< SIGINT/SIGTERM, run.stop_after
@@ -185,5 +198,8 @@ std::unique_ptr<TrainObserver> checkpoint_observer(int64_t every, int64_t keep, 
 /// At the end: the summary completed (steps, times, skips, what stopped the run) and loss.svg,
 /// lr.svg and report.md written from metrics.jsonl.
 std::unique_ptr<TrainObserver> report_observer(RunSummary& summary, int64_t total_steps);
+/// SIGKILLs the process right after step `step`'s other observers: what a crash leaves behind,
+/// for tests ($XIB_TEST_KILL_AFTER_STEP in `kind: train`).
+std::unique_ptr<TrainObserver> kill_after_step_observer(int64_t step);
 
 }  // namespace xib::train

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 
@@ -29,11 +31,12 @@ void check_dimensions(const std::string& format, const std::string& source, uint
     decode_failed(format, source, fmt::format("a {}x{} image", width, height), "an image needs at least one pixel");
   }
   if (width * height > static_cast<uint64_t>(max_pixels)) {
-    throw FormatError({.what = fmt::format("{} image is too large", format),
-                       .where = source,
-                       .expected = fmt::format("at most {} pixels", max_pixels),
-                       .got = fmt::format("{}x{} = {} pixels", width, height, width * height),
-                       .hint = "raise ImageReadOptions::max_pixels if the image is genuine"});
+    throw FormatError(
+        {.what = fmt::format("{} image is too large", format),
+         .where = source,
+         .expected = fmt::format("at most {} pixels", max_pixels),
+         .got = fmt::format("{}x{} = {} pixels", width, height, width * height),
+         .hint = "if the image is genuine, raise max_pixels (a recipe: the image processor's processor.max_pixels)"});
   }
 }
 
@@ -93,16 +96,29 @@ Image decode_image(std::span<const uint8_t> bytes, const std::string& source, co
 }
 
 Image read_image(const std::filesystem::path& file, const ImageReadOptions& options) {
+  namespace fs = std::filesystem;
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(file, ec)) {
+  const fs::file_status st = fs::status(file, ec);
+  if (!fs::is_regular_file(st)) {
+    const char* what = !fs::exists(st)             ? "no such file"
+                       : fs::is_directory(st)      ? "a folder"
+                       : fs::is_fifo(st)           ? "a FIFO (named pipe)"
+                       : fs::is_socket(st)         ? "a socket"
+                       : fs::is_block_file(st)     ? "a block device"
+                       : fs::is_character_file(st) ? "a character device"
+                                                   : "not a regular file";
+    throw IoError({.what = "cannot read image", .where = file.string(), .expected = "an image file", .got = what});
+  }
+  errno = 0;
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
     throw IoError({.what = "cannot read image",
                    .where = file.string(),
-                   .expected = "an existing image file",
-                   .got = std::filesystem::exists(file, ec) ? "not a regular file" : "no such file"});
+                   .got = errno ? std::strerror(errno) : "it cannot be opened",
+                   .hint = "check the file's permissions"});
   }
-  std::ifstream in(file, std::ios::binary);
   std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw IoError({.what = "cannot read image", .where = file.string(), .got = "a read error"});
+  if (in.bad()) throw IoError({.what = "cannot read image", .where = file.string(), .got = "a read error (EIO)"});
   return decode_image(bytes, file.string(), options);
 }
 

@@ -1,12 +1,15 @@
 // Image files that must be refused (corrupt, truncated, unsupported, missing, too large), and
 // encoding: PNG round-trips exactly, JPEG closely; bad encoder arguments are usage errors.
 #include <doctest/doctest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
 
+#include "test_skip.h"
 #include "test_support.h"
 #include "xib/error.h"
 #include "xib/media/image.h"
@@ -61,9 +64,24 @@ TEST_CASE("read_image: corrupt and truncated files are FormatErrors naming the f
         std::string::npos);
 }
 
-TEST_CASE("read_image: a missing file or a folder is an IoError") {
+TEST_CASE("read_image: a missing file, a folder or a FIFO is an IoError saying which, never 'not an image'") {
   CHECK(error_of<xib::IoError>([] { read_image(image_dir() / "nope.png"); }).find("no such file") != std::string::npos);
-  CHECK(error_of<xib::IoError>([] { read_image(image_dir()); }).find("not a regular file") != std::string::npos);
+  CHECK(error_of<xib::IoError>([] { read_image(image_dir()); }).find("a folder") != std::string::npos);
+  xib::test::TempDir d;
+  const fs::path fifo = d / "pipe.png";
+  REQUIRE(::mkfifo(fifo.c_str(), 0644) == 0);
+  CHECK(error_of<xib::IoError>([&] { read_image(fifo); }).find("a FIFO") != std::string::npos);  // does not block
+}
+
+TEST_CASE("read_image: a file without read permission is an IoError with the reason") {
+  if (::geteuid() == 0) return xib::test::skip_test("root reads every file: permissions cannot be tested");
+  xib::test::TempDir d;
+  const fs::path f = d / "locked.png";
+  fs::copy_file(image_dir() / "rgb.png", f);
+  fs::permissions(f, fs::perms::none);
+  const std::string r = error_of<xib::IoError>([&] { read_image(f); });
+  CHECK_MESSAGE(r.find("Permission denied") != std::string::npos, r);
+  CHECK(r.find("not an image") == std::string::npos);
 }
 
 TEST_CASE("read_image: images above max_pixels are refused before decoding") {
@@ -72,6 +90,49 @@ TEST_CASE("read_image: images above max_pixels are refused before decoding") {
     CHECK(r.find("too large") != std::string::npos);
     CHECK(r.find("23x17") != std::string::npos);
   }
+}
+
+namespace {
+
+uint32_t crc32(const uint8_t* p, size_t n) {
+  uint32_t c = 0xffffffffu;
+  for (size_t i = 0; i < n; ++i) {
+    c ^= p[i];
+    for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
+  }
+  return ~c;
+}
+
+/// A PNG signature, a valid IHDR chunk claiming w × h, and an empty IDAT chunk: no pixels.
+std::vector<uint8_t> png_header(uint32_t w, uint32_t h) {
+  std::vector<uint8_t> b = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R'};
+  for (uint32_t v : {w, h})
+    for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<uint8_t>(v >> s));
+  b.insert(b.end(), {8, 2, 0, 0, 0});  // 8-bit RGB
+  const uint32_t c = crc32(b.data() + 12, 17);
+  for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<uint8_t>(c >> s));
+  const uint8_t idat[] = {0, 0, 0, 0, 'I', 'D', 'A', 'T'};
+  b.insert(b.end(), std::begin(idat), std::end(idat));
+  const uint32_t ci = crc32(idat + 4, 4);
+  for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<uint8_t>(ci >> s));
+  return b;
+}
+
+}  // namespace
+
+TEST_CASE("read_image: the default pixel cap is PIL's decompression-bomb threshold") {
+  CHECK(kDefaultMaxPixels == 178'956'970);
+  CHECK(ImageReadOptions{}.max_pixels == kDefaultMaxPixels);
+  // 13400² = 179.56 M pixels: refused from the header, before any allocation.
+  const std::string big = error_of<xib::FormatError>([] { decode_image(png_header(13400, 13400), "big.png"); });
+  CHECK_MESSAGE(big.find("too large") != std::string::npos, big);
+  // As in PIL, the cap itself is allowed and one pixel more is not (shown on a small cap).
+  const std::string at =
+      error_of<xib::FormatError>([] { decode_image(png_header(64, 64), "x.png", {.max_pixels = 4096}); });
+  CHECK_MESSAGE(at.find("too large") == std::string::npos, at);  // refused only for its missing data
+  CHECK(error_of<xib::FormatError>([] {
+          decode_image(png_header(64, 65), "x.png", {.max_pixels = 4096});
+        }).find("too large") != std::string::npos);
 }
 
 TEST_CASE("decode_image: bytes in memory, with the source name in errors") {

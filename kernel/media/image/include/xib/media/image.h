@@ -37,9 +37,13 @@ const char* image_format_name(ImageFormat f);
 /// What the first bytes say the content is (PNG signature, JPEG SOI marker).
 ImageFormat sniff_image_format(std::span<const uint8_t> bytes);
 
+/// PIL's decompression-bomb threshold: Image.open() refuses more than 2 × MAX_IMAGE_PIXELS
+/// (89,478,485) pixels, so the same files are refused here.
+inline constexpr int64_t kDefaultMaxPixels = 2 * int64_t{89'478'485};
+
 struct ImageReadOptions {
-  bool apply_exif_orientation = true;     ///< JPEG: rotate/flip as the EXIF Orientation tag says
-  int64_t max_pixels = int64_t{1} << 28;  ///< larger images are refused (decompression bombs)
+  bool apply_exif_orientation = true;      ///< JPEG: rotate/flip as the EXIF Orientation tag says
+  int64_t max_pixels = kDefaultMaxPixels;  ///< larger images are refused (decompression bombs)
 };
 
 /// Decode PNG or JPEG bytes. `source` names the data in error messages (a file name).

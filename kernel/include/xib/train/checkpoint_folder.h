@@ -1,0 +1,41 @@
+// A run folder's checkpoints as folders (xib/train/checkpoint.h has the layout and the writer):
+// their names, which one `latest` names, finding the newest complete one, verifying one, and
+// dropping those of an abandoned run. Torch-free: nothing here loads tensors.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace xib::train {
+
+/// "step-00001000" (8 digits, more when the step needs them).
+std::string checkpoint_dir_name(int64_t step);
+
+/// Problems that make `dir` unusable, empty when it is a complete checkpoint (the checks of
+/// read_checkpoint() short of loading the tensors).
+std::vector<std::string> verify_checkpoint(const std::filesystem::path& dir);
+
+/// Complete checkpoints of `run_dir` as (step, folder), oldest first, without verifying hashes.
+std::vector<std::pair<int64_t, std::filesystem::path>> list_checkpoints(const std::filesystem::path& run_dir);
+
+/// The step `checkpoints/latest` names; nullopt when it is absent or unreadable.
+std::optional<int64_t> latest_checkpoint_step(const std::filesystem::path& run_dir);
+
+/// The newest checkpoint of `run_dir` at or before the step `latest` names that
+/// verify_checkpoint() accepts, or nullopt when there is none. Newer ones that fail are skipped
+/// with a warning (logged, and added to `skipped` when given), as are those after `latest`. Temporary folders left by
+/// interrupted writes (.tmp-…, .trash-…, whose writing process is gone, or is this process: do not call it while this
+/// process writes a checkpoint) are removed.
+std::optional<std::filesystem::path> find_latest_checkpoint(const std::filesystem::path& run_dir,
+                                                            std::vector<std::string>* skipped = nullptr);
+
+/// Removes the step-… folders of `run_dir` newer than `step` (each moved aside, then deleted)
+/// and makes `latest` name step-<step>: a run resumed from `step` abandons what came after it.
+/// Returns how many folders were removed.
+int64_t drop_checkpoints_after(const std::filesystem::path& run_dir, int64_t step);
+
+}  // namespace xib::train
