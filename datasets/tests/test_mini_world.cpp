@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "dataset_test_support.h"
@@ -116,4 +117,55 @@ TEST_CASE("mini world: the files are LAVIS annotations the readers accept, and a
   CHECK_THROWS_AS(write_world(other), UsageError);
   other.overwrite = true;
   CHECK_NOTHROW(write_world(other));
+}
+
+TEST_CASE("mini world: validation and test scenes and captions never occur in an earlier split") {
+  test::TempDir d;
+  WorldOptions o = small_world(d.path());
+  o.train = 600;  // enough that chance repeats would be many (one-object scenes are few)
+  o.val = 60;
+  o.test = 60;
+  o.size = 16;
+  write_world(o);
+  const auto scenes = nlohmann::json::parse(test::read_file(d / "scenes.json"));
+  auto key = [&](const std::string& id) {
+    const auto& s = scenes.at(id);
+    std::string k = s["background"].get<std::string>();
+    for (const auto& obj : s["objects"])
+      k += "|" + obj["size"].get<std::string>() + obj["colour"].get<std::string>() + obj["shape"].get<std::string>() +
+           obj["place"].get<std::string>();
+    return k;
+  };
+  std::map<std::string, std::set<std::string>> split_scenes, split_captions;
+  for (const std::string split : {"train", "val", "test"}) {
+    for (const auto& e : nlohmann::json::parse(test::read_file(d / ("caption_" + split + ".json")))) {
+      split_scenes[split].insert(key(e["image_id"].get<std::string>()));
+      if (e["caption"].is_string()) {
+        split_captions[split].insert(e["caption"].get<std::string>());
+      } else {
+        CHECK(e["caption"].size() == 5);
+        for (const auto& c : e["caption"]) split_captions[split].insert(c.get<std::string>());
+      }
+    }
+  }
+  auto overlap = [](const std::set<std::string>& a, const std::set<std::string>& b) {
+    int64_t n = 0;
+    for (const auto& x : a) n += b.count(x);
+    return n;
+  };
+  CHECK(split_scenes["train"].size() > 300);
+  CHECK(overlap(split_scenes["val"], split_scenes["train"]) == 0);
+  CHECK(overlap(split_scenes["test"], split_scenes["train"]) == 0);
+  CHECK(overlap(split_scenes["test"], split_scenes["val"]) == 0);
+  CHECK(overlap(split_captions["val"], split_captions["train"]) == 0);
+  CHECK(overlap(split_captions["test"], split_captions["train"]) == 0);
+  CHECK(overlap(split_captions["test"], split_captions["val"]) == 0);
+  CHECK(split_scenes["test"].size() == 60);  // and no two test images are the same scene
+
+  // A world of the same settings written by the older generator (format 1) is written again.
+  auto marker = nlohmann::json::parse(test::read_file(d / "world.json"));
+  marker["identity"]["format"] = 1;
+  d.write("world.json", marker.dump());
+  CHECK_NOTHROW(write_world(o));
+  CHECK(nlohmann::json::parse(test::read_file(d / "world.json"))["identity"]["format"] == 2);
 }

@@ -279,6 +279,10 @@ TEST_CASE("syntax errors name the file, line and column") {
     CHECK(std::string(e.what()).find("cannot parse YAML") == 0);
   }
   CHECK_THROWS_AS(ConfigSource::from_string("- a\n- b\n", "list.yaml", "/"), ConfigError);
+  // Nesting deeper than the parser allows says so (the parser's own words are "bad file").
+  const std::string deep = "run: " + std::string(3000, '[') + std::string(3000, ']') + "\n";
+  CHECK_THROWS_WITH_AS(ConfigSource::from_string(deep, "deep.yaml", "/"), doctest::Contains("nests too deeply"),
+                       ConfigError);
 }
 
 TEST_CASE("recipe files: missing file is a usage error — relative paths use the file's folder") {

@@ -1,5 +1,7 @@
 #include "xib/config.h"
 
+#include <yaml-cpp/depthguard.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -27,6 +29,13 @@ namespace {
 YAML::Node parse_yaml(std::string_view text, const std::string& name) {
   try {
     return YAML::Load(std::string(text));
+  } catch (const YAML::DeepRecursion& e) {
+    // yaml-cpp's own message here is a bare "bad file".
+    throw ConfigError({.what = "the YAML nests too deeply",
+                       .where = fmt::format("{}:{}:{}", name, e.mark.line + 1, e.mark.column + 1),
+                       .expected = "a recipe of a few levels of sections",
+                       .got = fmt::format("more than {} levels of nested lists or mappings", e.depth()),
+                       .hint = "a recipe never needs this: check the file is the recipe you meant"});
   } catch (const YAML::Exception& e) {
     throw ConfigError({.what = "cannot parse YAML: " + e.msg,
                        .where = fmt::format("{}:{}:{}", name, e.mark.line + 1, e.mark.column + 1),
