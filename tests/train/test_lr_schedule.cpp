@@ -5,6 +5,9 @@
 #include <cmath>
 #include <numbers>
 
+#include <nlohmann/json.hpp>
+
+#include "test_support.h"
 #include "xib/config.h"
 #include "xib/train/lr_schedule.h"
 
@@ -96,5 +99,30 @@ TEST_CASE("lr_schedule: options bind from YAML and bad values are listed togethe
     CHECK(r.find("'lr'") != std::string::npos);
     CHECK_MESSAGE(r.find("min_lr") == std::string::npos, r);
     CHECK_MESSAGE(r.find("warmup_start_lr") == std::string::npos, r);
+  }
+}
+
+TEST_CASE("lr_schedule: per-epoch cosine equals LAVIS's own LinearWarmupCosineLRScheduler, step for step") {
+  // tests/train/data/lr_upstream.json: upstream's scheduler class run as its runner steps it
+  // (tools/fixtures/train/make_lr_upstream_fixture.py, imported from a LAVIS checkout).
+  const auto doc =
+      nlohmann::json::parse(xib::test::read_file(xib::test::source_dir() / "tests/train/data/lr_upstream.json"));
+  REQUIRE(doc["cases"].size() >= 5);
+  for (const auto& c : doc["cases"]) {
+    const LrSchedule s({.lr = c["lr"].get<double>(),
+                        .min_lr = c["min_lr"].get<double>(),
+                        .warmup_steps = c["warmup_steps"].get<int64_t>(),
+                        // null: upstream's default (init_lr), which no warm-up never uses
+                        .warmup_start_lr = c["warmup_start_lr"].is_null() ? 1e-8 : c["warmup_start_lr"].get<double>(),
+                        .total_steps = c["total_steps"].get<int64_t>(),
+                        .decay = "cosine",
+                        .steps_per_epoch = c["steps_per_epoch"].get<int64_t>()});
+    const auto& rates = c["rates"];
+    for (size_t i = 0; i < rates.size(); ++i) {
+      CAPTURE(c["total_steps"]);
+      CAPTURE(c["steps_per_epoch"]);
+      CAPTURE(i);
+      CHECK(s.lr_at(static_cast<int64_t>(i)) == doctest::Approx(rates[i].get<double>()).epsilon(1e-12));
+    }
   }
 }
