@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# libFuzzer runs of the torch-free weight readers (`make fuzz`). Builds each target in
+# libFuzzer runs of the torch-free readers (`make fuzz`): weights, images, recipes. Builds each target in
 # tests/fuzz/ with clang++ -fsanitize=fuzzer,address,undefined into build-fuzz/, seeds its corpus
 # (build-fuzz/corpus-<name>/, kept between runs) with the fixtures, and runs it for
 # FUZZ_SECONDS (default 60). Exits non-zero when a target crashes; the reproducer is left in
 # build-fuzz/ (crash-*, leak-*, timeout-*): re-run with `build-fuzz/fuzz_<name> FILE`.
 #
-#   scripts/fuzz.sh [TARGET]...      TARGET: safetensors, pickle, gguf (default: all)
+#   scripts/fuzz.sh [TARGET]...      TARGET: safetensors, pickle, gguf, image, recipe (default: all)
 #   FUZZ_SECONDS=30 FUZZ_DIR=build-fuzz CXX=clang++ scripts/fuzz.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +13,7 @@ seconds=${FUZZ_SECONDS:-60}
 dir=${FUZZ_DIR:-build-fuzz}
 cxx=${CXX_FUZZ:-clang++}
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(safetensors pickle gguf)
+[ ${#targets[@]} -gt 0 ] || targets=(safetensors pickle gguf image recipe)
 
 command -v "$cxx" >/dev/null || { echo "fuzz: $cxx not found: run scripts/setup-deps.sh --asan" >&2; exit 1; }
 mkdir -p "$dir"
@@ -26,9 +26,13 @@ declare -A SOURCES=(
                  kernel/src/config/config.cpp"
   [pickle]="kernel/src/io/pickle*.cpp kernel/src/io/tensor_record.cpp kernel/src/core/error.cpp"
   [gguf]="kernel/src/io/gguf*.cpp kernel/src/io/mapped_file.cpp kernel/src/core/error.cpp kernel/src/config/config.cpp"
+  [image]="kernel/media/image/src/*.cpp kernel/src/core/error.cpp"
+  [recipe]="kernel/src/config/config.cpp kernel/src/core/error.cpp"
 )
-declare -A LIBS=([safetensors]="-lyaml-cpp -lfmt" [pickle]="-lfmt" [gguf]="-lyaml-cpp -lfmt")
-declare -A SEEDS=([safetensors]="tests/io/data/safetensors" [pickle]="tests/io/data/torch" [gguf]="tests/io/data/gguf")
+declare -A LIBS=([safetensors]="-lyaml-cpp -lfmt" [pickle]="-lfmt" [gguf]="-lyaml-cpp -lfmt" [image]="-lpng -ljpeg -lfmt"
+  [recipe]="-lyaml-cpp -lfmt")
+declare -A SEEDS=([safetensors]="tests/io/data/safetensors" [pickle]="tests/io/data/torch" [gguf]="tests/io/data/gguf"
+  [image]="kernel/media/image/tests/data" [recipe]="recipes")
 
 status=0
 for t in "${targets[@]}"; do
@@ -41,7 +45,7 @@ for t in "${targets[@]}"; do
     echo "fuzz: building $bin"
     # shellcheck disable=SC2086
     "$cxx" -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-      -Ikernel/include "tests/fuzz/fuzz_$t.cpp" "${srcs[@]}" ${LIBS[$t]} -o "$bin"
+      -Ikernel/include -Ikernel/media/image/include "tests/fuzz/fuzz_$t.cpp" "${srcs[@]}" ${LIBS[$t]} -o "$bin"
   fi
   corpus="$dir/corpus-$t"
   mkdir -p "$corpus"
