@@ -26,7 +26,7 @@ declare -A SOURCES=(
                  kernel/src/config/config.cpp"
   [pickle]="kernel/src/io/pickle*.cpp kernel/src/io/tensor_record.cpp kernel/src/core/error.cpp"
   [gguf]="kernel/src/io/gguf*.cpp kernel/src/io/mapped_file.cpp kernel/src/core/error.cpp kernel/src/config/config.cpp"
-  [image]="kernel/media/image/src/*.cpp kernel/src/core/error.cpp"
+  [image]="kernel/media/image/src/*.cpp kernel/src/core/error.cpp kernel/src/core/files.cpp"
   [recipe]="kernel/src/config/config.cpp kernel/src/core/error.cpp"
 )
 declare -A LIBS=([safetensors]="-lyaml-cpp -lfmt" [pickle]="-lfmt" [gguf]="-lyaml-cpp -lfmt" [image]="-lpng -ljpeg -lfmt"

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -25,6 +26,12 @@ nlohmann::json read_json_file(const std::filesystem::path& file, std::string_vie
 /// Write `text` to `file` atomically: a temporary file beside it, fsync, rename. Creates parent
 /// folders. IoError naming the file on failure; the old file is kept then.
 void write_text_file(const std::filesystem::path& file, std::string_view text);
+
+/// Why `file` cannot be read as a regular file — "no such file", "a folder", "a FIFO (named
+/// pipe)", "a socket", "a block device", "a character device", or errno's text when this process
+/// may not read it — or nullopt when it can be. Inputs are checked with it before any decoder
+/// sees them, so such a file is never reported as undecodable content.
+std::optional<std::string> unreadable_reason(const std::filesystem::path& file);
 
 /// fsync a file or (directory = true) a folder, which makes renames and creations inside it
 /// durable. IoError naming it on failure (a filesystem that cannot sync folders is not one).

@@ -108,6 +108,20 @@ int run_command_line(int argc, char** argv) {
 }  // namespace
 }  // namespace xib::cli
 
+namespace {
+
+/// An allocation that failed (std::bad_alloc, or LibTorch's own report of it), as an ordinary
+/// error with a hint; `detail` is the allocator's first line, if any.
+int out_of_memory(const std::string& detail) {
+  std::cout.flush();
+  std::cerr << "xib: error: out of memory" << (detail.empty() ? "" : ": " + detail)
+            << "\n  hint: a smaller data.batch_size (run.accumulate keeps the effective batch), fewer run.threads, "
+               "run.feature_cache, or a smaller model needs less; a size in the recipe may be absurd\n";
+  return 1;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   try {
     return xib::cli::run_command_line(argc, argv);
@@ -116,11 +130,7 @@ int main(int argc, char** argv) {
     std::cerr << "xib: error: " << e.report() << "\n";
     return e.exit_code();
   } catch (const std::bad_alloc&) {
-    std::cout.flush();
-    std::cerr << "xib: error: out of memory\n"
-                 "  hint: a smaller data.batch_size (run.accumulate keeps the effective batch), fewer run.threads, "
-                 "run.feature_cache, or a smaller model needs less; a size in the recipe may be absurd\n";
-    return 1;
+    return out_of_memory("");
   } catch (const std::length_error& e) {
     std::cout.flush();
     std::cerr << "xib: error: a size is too large to allocate (" << e.what()
@@ -131,10 +141,7 @@ int main(int argc, char** argv) {
     const std::string what = e.what();
     // LibTorch's allocators report exhaustion as their own error type.
     if (what.find("can't allocate memory") != std::string::npos || what.find("out of memory") != std::string::npos) {
-      std::cerr << "xib: error: out of memory: " << what.substr(0, what.find('\n'))
-                << "\n  hint: a smaller data.batch_size (run.accumulate keeps the effective batch) or a smaller "
-                   "model needs less; a size in the recipe may be absurd\n";
-      return 1;
+      return out_of_memory(what.substr(0, what.find('\n')));
     }
     std::cerr << "xib: error: " << what << "\n  hint: this is unexpected; please report it with the command you ran\n";
     return 1;

@@ -14,6 +14,21 @@
 
 namespace xib {
 
+std::optional<std::string> unreadable_reason(const std::filesystem::path& file) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::file_status st = fs::status(file, ec);
+  if (!fs::exists(st)) return "no such file";
+  if (fs::is_directory(st)) return "a folder";
+  if (fs::is_fifo(st)) return "a FIFO (named pipe)";
+  if (fs::is_socket(st)) return "a socket";
+  if (fs::is_block_file(st)) return "a block device";
+  if (fs::is_character_file(st)) return "a character device";
+  if (!fs::is_regular_file(st)) return "not a regular file";
+  if (::access(file.c_str(), R_OK) != 0) return std::strerror(errno);
+  return std::nullopt;
+}
+
 std::string read_text_file(const std::filesystem::path& file, std::string_view what) {
   std::error_code ec;
   if (!std::filesystem::exists(file, ec)) {

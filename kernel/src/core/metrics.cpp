@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "xib/error.h"
+#include "xib/json_text.h"
 #include "xib/log.h"
 
 namespace xib {
@@ -96,7 +97,7 @@ void MetricsWriter::write(const json& record) {
                           .expected = "object",
                           .got = record.type_name()});
   // Invalid UTF-8 in a string (a file name, a decoded sample) must not cost the record.
-  std::string line = record.dump(-1, ' ', false, json::error_handler_t::replace);
+  std::string line = json_text(record);
   line += '\n';
   // One fwrite per record: stdio locks the stream per call, so records from several threads
   // never interleave. The flush makes each record survive a crash of the process.

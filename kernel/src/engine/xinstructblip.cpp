@@ -4,16 +4,14 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <torch/torch.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <set>
 
 #include "xib/aligner.h"
 #include "xib/encoder.h"
 #include "xib/error.h"
+#include "xib/files.h"
 #include "xib/language_model.h"
 #include "xib/modality.h"
 #include "xib/registry.h"
@@ -34,25 +32,10 @@ namespace {
   throw FormatError(std::move(info));
 }
 
-/// IoError unless `file` is a regular file this process may read: a folder, a FIFO or a file
-/// without permission is reported as such, never handed to a decoder ("not an image").
+/// IoError unless `file` is a regular file this process may read (xib/files.h).
 void check_readable(const std::filesystem::path& file) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  const fs::file_status st = fs::status(file, ec);
-  const char* what = nullptr;
-  if (!fs::exists(st)) {
-    what = "no such file";
-  } else if (fs::is_directory(st)) {
-    what = "a folder";
-  } else if (fs::is_fifo(st)) {
-    what = "a FIFO (named pipe)";
-  } else if (!fs::is_regular_file(st)) {
-    what = "not a regular file (a socket or a device)";
-  } else if (::access(file.c_str(), R_OK) != 0) {
-    what = std::strerror(errno);
-  }
-  if (what) throw IoError({.what = "cannot read input file", .where = file.string(), .got = what});
+  if (auto why = unreadable_reason(file))
+    throw IoError({.what = "cannot read input file", .where = file.string(), .got = *why});
 }
 
 }  // namespace

@@ -34,7 +34,7 @@ constexpr size_t kMaxIndexBytes = 100'000'000;
 
 /// A JSON value for a message, cut short.
 std::string shown(const json& v) {
-  std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
+  std::string s = json_text(v);
   if (s.size() > 80) s = s.substr(0, 77) + "...";
   return s;
 }

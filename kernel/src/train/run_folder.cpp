@@ -7,9 +7,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -28,7 +25,7 @@ namespace {
 /// The names a run writes into its folder; nothing else there is ever touched.
 constexpr const char* kRunFiles[] = {"checkpoints", "metrics.jsonl", "config.yaml", "report.md", "loss.svg", "lr.svg"};
 
-/// "6 metrics records (steps 1–6)", "checkpoints step-00000006", … for messages.
+/// "2 checkpoint(s), latest step-00000006, metrics.jsonl, config.yaml", … for messages.
 std::string describe_previous(const fs::path& run_dir, const std::vector<std::string>& files) {
   std::vector<std::string> parts;
   for (const auto& f : files) {

@@ -12,6 +12,7 @@
 
 #include "image_codecs.h"
 #include "xib/error.h"
+#include "xib/files.h"
 
 namespace xib::media {
 
@@ -96,18 +97,12 @@ Image decode_image(std::span<const uint8_t> bytes, const std::string& source, co
 }
 
 Image read_image(const std::filesystem::path& file, const ImageReadOptions& options) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  const fs::file_status st = fs::status(file, ec);
-  if (!fs::is_regular_file(st)) {
-    const char* what = !fs::exists(st)             ? "no such file"
-                       : fs::is_directory(st)      ? "a folder"
-                       : fs::is_fifo(st)           ? "a FIFO (named pipe)"
-                       : fs::is_socket(st)         ? "a socket"
-                       : fs::is_block_file(st)     ? "a block device"
-                       : fs::is_character_file(st) ? "a character device"
-                                                   : "not a regular file";
-    throw IoError({.what = "cannot read image", .where = file.string(), .expected = "an image file", .got = what});
+  if (auto why = unreadable_reason(file)) {
+    throw IoError({.what = "cannot read image",
+                   .where = file.string(),
+                   .expected = "an image file",
+                   .got = *why,
+                   .hint = "check the file's permissions"});
   }
   errno = 0;
   std::ifstream in(file, std::ios::binary);
