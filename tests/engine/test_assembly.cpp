@@ -125,7 +125,7 @@ TEST_CASE("add_space: never in training, in generation and scoring unless turned
   CHECK(row_text(tok, build(lm, o, m, {"q?"}, {}, PromptMode::generation).token_ids, 0) == "<s> image: [x] [x] q?");
 }
 
-TEST_CASE("truncation: the instruction from the left at max_input_tokens, the answer from the right") {
+TEST_CASE("truncation in training: the instruction from the left at max_input_tokens, the answer from the right") {
   FakeLm lm;
   const auto& tok = lm.tokenizer();
   const std::vector<ModalityTokens> m = {{.name = "image", .cue = " image: ", .tokens = tokens(2, 1, 4, 0)}};
@@ -141,6 +141,13 @@ TEST_CASE("truncation: the instruction from the left at max_input_tokens, the an
   o.postfix = " end";
   const Assembled b = build(lm, o, m, {"one two three four five", "six"}, {"x", "y"}, PromptMode::training);
   CHECK(row_text(tok, b.token_ids, 0) == "<s> ▁ image: [x] <s> five end x </s>");
+  // Generation and scoring prompts keep the whole instruction (upstream truncates in training only).
+  o.clean_tokenization = true;
+  o.add_space = false;
+  CHECK(row_text(tok, build(lm, o, m, {"one two three four five", "six"}, {}, PromptMode::generation).token_ids, 0) ==
+        "<s> image: [x] one two three four five end");
+  CHECK(row_text(tok, build(lm, o, m, {"one two three four five", "six"}, {"x", "y"}, PromptMode::scoring).token_ids,
+                 0) == "<s> image: [x] one two three four five end x");
 }
 
 TEST_CASE("the upstream training cue quirk: off by default, on it doubles cue and tokens with a prefix") {

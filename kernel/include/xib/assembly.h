@@ -17,9 +17,10 @@
 //  - each cue is tokenized with BOS; with clean_tokenization the cue is lstripped first and its
 //    BOS dropped unless it is the very first thing of the prompt (first modality, no prefix);
 //    without clean_tokenization every cue keeps its leading space and its BOS;
-//  - the instruction + postfix is tokenized with BOS only when clean_tokenization is off, and
-//    truncated from the left to max_input_tokens (a kept BOS stays first); generation strips
-//    surrounding whitespace from the instruction first (upstream generate() does);
+//  - the instruction + postfix is tokenized with BOS only when clean_tokenization is off; in
+//    training prompts it is truncated from the left to max_input_tokens (a kept BOS stays
+//    first), as upstream's forward does — its generate() and predict_class() never truncate;
+//    generation strips surrounding whitespace from the instruction first (upstream does);
 //  - training answers are `answer` tokens without BOS + EOS, truncated from the right to
 //    max_answer_tokens (so a truncated answer loses its EOS, as upstream's does; upstream counts
 //    the BOS it drops afterwards too and so keeps one token fewer); scoring candidates get no
@@ -53,7 +54,7 @@ struct PromptOptions {
   /// Add the " " token(s) after each modality's aligner tokens in generation and scoring prompts
   /// (upstream add_space, default on). Training prompts never get it.
   bool add_space = true;
-  int64_t max_input_tokens = 128;   ///< instruction + postfix tokens kept, truncated from the left
+  int64_t max_input_tokens = 128;   ///< training: instruction + postfix tokens kept, truncated from the left
   int64_t max_answer_tokens = 256;  ///< answer + EOS tokens kept, truncated from the right
   /// Shuffle the order of the modalities in each training forward (upstream does). The model
   /// object draws the order from the Rng it is given.
@@ -71,7 +72,7 @@ struct PromptOptions {
     v("postfix", postfix, "text appended to the instruction");
     v("clean_tokenization", clean_tokenization, "lstrip cues, BOS only at the start, instruction without BOS");
     v("add_space", add_space, "a ' ' token after each modality's tokens in generation/scoring prompts");
-    v("max_input_tokens", max_input_tokens, "instruction + postfix tokens kept (left truncation)");
+    v("max_input_tokens", max_input_tokens, "training: instruction + postfix tokens kept (left truncation)");
     v("max_answer_tokens", max_answer_tokens, "answer + EOS tokens kept (right truncation)");
     v("shuffle_modalities", shuffle_modalities, "shuffle the modality order in each training forward");
     v("upstream_training_cue_quirk", upstream_training_cue_quirk,

@@ -166,7 +166,9 @@ Assembled assemble_prompt(LanguageModel& lm, const Tokenizer& tokenizer, const P
     std::vector<int64_t> ids = tokenizer.encode(text, !clean);
     const size_t keep_first = (!clean && bos && !ids.empty() && ids.front() == *bos) ? 1 : 0;
     const auto limit = static_cast<size_t>(options.max_input_tokens);
-    if (ids.size() > limit) {  // left truncation; a leading BOS stays
+    // Left truncation, a leading BOS kept; training prompts only: upstream's generate() and
+    // predict_class() tokenize the instruction without a length limit.
+    if (mode == PromptMode::training && ids.size() > limit) {
       const size_t drop = ids.size() - limit;
       ids.erase(ids.begin() + static_cast<std::ptrdiff_t>(keep_first),
                 ids.begin() + static_cast<std::ptrdiff_t>(keep_first + drop));
