@@ -18,12 +18,12 @@ declare -A GROUPS_PKGS=(
   [base]="build-essential cmake ninja-build ccache pkg-config git libtorch-dev libopenblas0-openmp
           libboost-dev libboost-program-options-dev libyaml-cpp-dev libfmt-dev nlohmann-json3-dev
           doctest-dev python3 python3-pip python3-venv ca-certificates clang-format binutils
-          libhdf5-dev python3-h5py"
+          libhdf5-dev python3-h5py libxxhash-dev"
   # The sanitizer runtime is versioned with clang; bookworm's default clang is 14.
   [asan]="clang libclang-rt-14-dev"
 )
 declare -A GROUPS_INFO=(
-  [base]="compilers, LibTorch, OpenBLAS (OpenMP), Boost, yaml-cpp, fmt, nlohmann-json, doctest, python3+pip, binutils, HDF5 (+ h5py for the cache tests)"
+  [base]="compilers, LibTorch, OpenBLAS (OpenMP), Boost, yaml-cpp, fmt, nlohmann-json, doctest, python3+pip, binutils, HDF5 (+ h5py for the cache tests), xxHash (the cache's checksum)"
   [asan]="clang and its sanitizer runtime, for -DXIB_SANITIZE=address,undefined builds"
 )
 

@@ -7,10 +7,14 @@ Run with the system Python, which has Debian's python3-h5py (scripts/setup-deps.
         root and group attributes, every entry's values (float32, exact), shape, `file`
         attribute, and that the entries listed as sharing a file are one HDF5 object.
         Prints "ok: N entries" and exits 0, else prints the mismatch and exits 1.
-    /usr/bin/python3 tests/io/h5py_feature_cache.py foreign OUT.h5
+    /usr/bin/python3 tests/io/h5py_feature_cache.py foreign OUT.h5 [--userblock]
         Writes an HDF5 file with a group and a dataset but none of xib's format attributes.
-    /usr/bin/python3 tests/io/h5py_feature_cache.py future OUT.h5
+    /usr/bin/python3 tests/io/h5py_feature_cache.py future OUT.h5 [--userblock]
         Writes a file that claims to be an xib feature cache of format_version 99.
+        --userblock: with a 512-byte user block (empty), which the test then seals as xib would.
+    /usr/bin/python3 tests/io/h5py_feature_cache.py modify CACHE.h5
+        Opens an xib cache read-write and changes the encoder attribute of /image, as a user
+        editing the cache with h5py would (the user block is kept, the seal no longer matches).
 
 Deterministic: no randomness; the values come from EXPECTED.json.
 """
@@ -68,26 +72,34 @@ def check_read(cache_path, expected_path):
     print(f"ok: {entries} entries")
 
 
-def write_foreign(path):
-    with h5py.File(path, "w") as f:
+def write_foreign(path, userblock):
+    with h5py.File(path, "w", userblock_size=userblock) as f:
         f.attrs["creator"] = "someone else"
         f.create_dataset("image/coco:1", data=np.zeros((2, 3), dtype=np.float32))
 
 
-def write_future(path):
-    with h5py.File(path, "w") as f:
+def write_future(path, userblock):
+    with h5py.File(path, "w", userblock_size=userblock) as f:
         f.attrs["xib_format"] = "xib.feature_cache"
         f.attrs["format_version"] = np.int64(99)
         f.attrs["xib_version"] = "9.9.9"
 
 
+def modify(path):
+    with h5py.File(path, "r+") as f:
+        f["image"].attrs["encoder"] = "edited by hand"
+
+
 if __name__ == "__main__":
     command = sys.argv[1]
+    userblock = 512 if "--userblock" in sys.argv[3:] else 0
     if command == "read":
         check_read(sys.argv[2], sys.argv[3])
     elif command == "foreign":
-        write_foreign(sys.argv[2])
+        write_foreign(sys.argv[2], userblock)
     elif command == "future":
-        write_future(sys.argv[2])
+        write_future(sys.argv[2], userblock)
+    elif command == "modify":
+        modify(sys.argv[2])
     else:
         sys.exit(f"unknown command {command}")

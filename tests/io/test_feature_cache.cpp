@@ -10,10 +10,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "feature_cache_fixtures.h"
 #include "test_support.h"
 #include "xib/build_info.h"
 #include "xib/error.h"
 #include "xib/feature_cache.h"
+#include "xib/feature_cache_seal.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -23,58 +25,12 @@ using xib::FeatureIdentity;
 using xib::Sample;
 using xib::test::TempDir;
 
-namespace {
-
-constexpr const char* kPython = "/usr/bin/python3";  // Debian's, with python3-h5py
-
-FeatureIdentity identity() {
-  return {.modality = "image",
-          .encoder = "efficientnet_lite0",
-          .weights_id = "sha256:0123abcd",
-          .preprocessing = {{"type", "image"}, {"size", 128}, {"resize", "crop"}, {"mean", {0.5, 0.5, 0.5}}},
-          .feature_shape = {3, 2}};
-}
-
-/// A sample with one image file (written so it exists and has a size).
-Sample sample(const TempDir& dir, const std::string& id, const std::string& file, const std::string& content = "x") {
-  Sample s;
-  s.id = id;
-  s.inputs["image"] = {dir.write(file, content)};
-  return s;
-}
-
-FeatureArray values(float base) {
-  FeatureArray a{.shape = {3, 2}};
-  for (int i = 0; i < 6; ++i) a.values.push_back(base + 0.25f * static_cast<float>(i) - 1.0f / 3.0f);
-  return a;
-}
-
-/// The report of the error `f` throws as T (fails the test when it throws nothing or another kind).
-template <class T, class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const T& e) {
-    return e.report();
-  } catch (const std::exception& e) {
-    FAIL("threw another error: " << e.what());
-  }
-  FAIL("threw nothing");
-  return {};
-}
-
-xib::test::CommandResult h5py(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {kPython, (xib::test::source_dir() / "tests/io/h5py_feature_cache.py").string()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto r = xib::test::run_command(argv);
-  REQUIRE_MESSAGE(r.err.find("No module named 'h5py'") == std::string::npos,
-                  "h5py is missing from /usr/bin/python3: install python3-h5py (scripts/setup-deps.sh)");
-  return r;
-}
-
-std::string normal(const fs::path& p) { return fs::absolute(p).lexically_normal().string(); }
-
-}  // namespace
+using xib::test::error_of;
+using xib::test::h5py;
+using xib::test::identity;
+using xib::test::normal;
+using xib::test::sample;
+using xib::test::values;
 
 TEST_CASE("feature cache: ids are escaped for HDF5 and come back unchanged") {
   CHECK(xib::escape_feature_key("coco:391895") == "coco:391895");
@@ -203,7 +159,7 @@ TEST_CASE("feature cache: h5py reads a cache written by xib — attributes, valu
   };
   const FeatureIdentity im = identity();
   const json expected = {
-      {"root", {{"xib_format", "xib.feature_cache"}, {"format_version", 1}, {"xib_version", XIB_VERSION}}},
+      {"root", {{"xib_format", "xib.feature_cache"}, {"format_version", 2}, {"xib_version", XIB_VERSION}}},
       {"groups",
        {{"image",
          {{"modality", "image"},
@@ -310,17 +266,32 @@ TEST_CASE("feature cache: an HDF5 file written by h5py without xib's attributes 
   REQUIRE(h5py({"foreign", path.string()}).exit_code == 0);
   const std::string before = xib::test::read_file(path);
   for (auto mode : {FeatureCache::Mode::read, FeatureCache::Mode::build}) {
+    // Without xib's seal libhdf5 never sees it.
     const std::string report = error_of<xib::FormatError>([&] { FeatureCache::open(path, mode); });
+    CHECK(report.find("is an HDF5 file but not a sealed xib feature cache") != std::string::npos);
+    CHECK(report.find("never overwrites") != std::string::npos);
+  }
+  CHECK(xib::test::read_file(path) == before);
+  // Sealed (as if xib had written it), its attributes are checked.
+  const fs::path sealed = dir / "foreign-sealed.h5";
+  REQUIRE(h5py({"foreign", sealed.string(), "--userblock"}).exit_code == 0);
+  xib::seal_feature_cache(sealed);
+  for (auto mode : {FeatureCache::Mode::read, FeatureCache::Mode::build}) {
+    const std::string report = error_of<xib::FormatError>([&] { FeatureCache::open(sealed, mode); });
     CHECK(report.find("is an HDF5 file but not an xib feature cache") != std::string::npos);
     CHECK(report.find("root attributes: creator") != std::string::npos);
   }
-  CHECK(xib::test::read_file(path) == before);
   const fs::path future = dir / "future.h5";
-  REQUIRE(h5py({"future", future.string()}).exit_code == 0);
+  REQUIRE(h5py({"future", future.string(), "--userblock"}).exit_code == 0);
+  xib::seal_feature_cache(future);
   const std::string report = error_of<xib::FormatError>([&] { FeatureCache::open(future, FeatureCache::Mode::build); });
   CHECK(report.find("format version this xib cannot read") != std::string::npos);
   CHECK(report.find("99") != std::string::npos);
   CHECK(report.find("9.9.9") != std::string::npos);
+  // A file without a user block cannot be sealed (the seal would overwrite its superblock).
+  const std::string unsealable = error_of<xib::FormatError>([&] { xib::seal_feature_cache(path); });
+  CHECK(unsealable.find("user block") != std::string::npos);
+  CHECK(xib::test::read_file(path) == before);
 }
 
 TEST_CASE("feature cache: misuse is reported — read-only writes, unbound or absent modalities, wrong shapes") {

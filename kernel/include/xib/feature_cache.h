@@ -10,7 +10,9 @@
 //
 // Layout (h5py: `h5py.File(p)["image"]["coco:391895"][()]` is the [T, D] float32 array):
 //
-//   /                       xib_format = "xib.feature_cache", format_version = 1, xib_version
+//   (user block, 512 bytes) the seal: a checksum of the rest, verified before libhdf5 reads the
+//                           file (xib/feature_cache_seal.h); a file changed outside xib is refused
+//   /                       xib_format = "xib.feature_cache", format_version = 2, xib_version
 //   /<modality>             modality, encoder, weights_id, preprocessing (JSON text),
 //                           feature_shape (int64 [T, D], or [-1, T, D] for a sequence; -1 = varies)
 //   /<modality>/<sample id> float32 [T, D] (sequence: [S, T, D]); attributes file (absolute path)
@@ -91,7 +93,7 @@ struct FeatureArray {
 
 class FeatureCache {
  public:
-  static constexpr int64_t kFormatVersion = 1;
+  static constexpr int64_t kFormatVersion = 2;  ///< 2: the sealed user block (feature_cache_seal.h)
   static constexpr const char* kFormatName = "xib.feature_cache";
   enum class Mode { read, build };
 

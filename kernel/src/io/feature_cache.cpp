@@ -18,6 +18,7 @@
 #include "hdf5_util.h"
 #include "xib/build_info.h"
 #include "xib/encoder.h"
+#include "xib/feature_cache_seal.h"
 #include "xib/files.h"
 #include "xib/json_text.h"
 #include "xib/modality.h"
@@ -91,20 +92,8 @@ FeatureIdentity feature_identity(Modality& modality) {
 }
 
 H5::H5File FeatureCache::Impl::open_checked(const fs::path& file_path, const fs::path& shown, unsigned flags) {
-  bool is_hdf5 = false;
-  try {
-    is_hdf5 = H5::H5File::isHdf5(file_path.string());
-  } catch (const H5::Exception& e) {
-    hdf5::failed("cannot read the feature cache", shown, e);
-  }
-  if (!is_hdf5) {
-    throw FormatError({.what = fmt::format("'{}' is not an HDF5 file, so not an xib feature cache", shown.string()),
-                       .where = shown.string(),
-                       .expected = "an HDF5 file written by xib (root attribute xib_format = xib.feature_cache)",
-                       .got = fmt::format("a {}-byte file without the HDF5 signature", fs::file_size(file_path)),
-                       .hint = "set feature_cache.path to a new file name: xib never overwrites a file that is "
-                               "not its own cache"});
-  }
+  // libhdf5 is not hardened against hostile or damaged files: it only ever sees a verified one.
+  verify_feature_cache(file_path, shown);
   H5::H5File f;
   try {
     f = H5::H5File(file_path.string(), flags);
@@ -125,11 +114,12 @@ H5::H5File FeatureCache::Impl::open_checked(const fs::path& file_path, const fs:
                                "not its own cache"});
   }
   const auto version = hdf5::read_ints_attr(f, "format_version", root);
-  if (!version || version->size() != 1 || (*version)[0] < 1 || (*version)[0] > kFormatVersion) {
+  // Format 1 had no seal, so a file that got here is of format 2 or later.
+  if (!version || version->size() != 1 || (*version)[0] < 2 || (*version)[0] > kFormatVersion) {
     throw FormatError(
         {.what = fmt::format("feature cache '{}' has a format version this xib cannot read", shown.string()),
          .where = root + " attribute format_version",
-         .expected = fmt::format("1 … {}", kFormatVersion),
+         .expected = fmt::format("2 … {}", kFormatVersion),
          .got = version && version->size() == 1 ? std::to_string((*version)[0]) : "no single integer",
          .hint = fmt::format("it was written by another xib (xib_version {}); {}",
                              hdf5::read_string_attr(f, "xib_version", root).value_or("unknown"), kRebuildHint)});
@@ -184,7 +174,10 @@ void FeatureCache::Impl::begin_write() {
       temp = t;
       file = H5::H5File(t.string(), H5F_ACC_RDWR);
     } else {
-      file = H5::H5File(t.string(), H5F_ACC_EXCL);
+      // A user block at the start holds the seal that commit() writes (xib/feature_cache_seal.h).
+      H5::FileCreatPropList create;
+      create.setUserblock(kFeatureCacheUserBlock);
+      file = H5::H5File(t.string(), H5F_ACC_EXCL, create);
       temp = t;
       hdf5::write_string_attr(*file, "xib_format", kFormatName);
       hdf5::write_int_attr(*file, "format_version", kFormatVersion);
@@ -330,6 +323,7 @@ void FeatureCache::commit() {
   } catch (const H5::Exception& e) {
     hdf5::failed("cannot finish writing the feature cache", temp, e);
   }
+  seal_feature_cache(temp);
   fsync_path(temp, false);
   if (::rename(temp.c_str(), impl_->path.c_str()) != 0) {
     hdf5::io_failed(fmt::format("cannot rename '{}' to '{}'", temp.string(), impl_->path.string()), impl_->path, errno);
