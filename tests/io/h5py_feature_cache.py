@@ -15,6 +15,9 @@ Run with the system Python, which has Debian's python3-h5py (scripts/setup-deps.
     /usr/bin/python3 tests/io/h5py_feature_cache.py modify CACHE.h5
         Opens an xib cache read-write and changes the encoder attribute of /image, as a user
         editing the cache with h5py would (the user block is kept, the seal no longer matches).
+    /usr/bin/python3 tests/io/h5py_feature_cache.py sparse CACHE.h5 KEY
+        Replaces the entry /image/KEY of an xib cache with a chunked [2^30, 2] float32 dataset
+        of which nothing is stored (its attributes kept): an entry that claims 8 GiB.
 
 Deterministic: no randomness; the values come from EXPECTED.json.
 """
@@ -90,6 +93,16 @@ def modify(path):
         f["image"].attrs["encoder"] = "edited by hand"
 
 
+def sparse(path, key):
+    with h5py.File(path, "r+") as f:
+        g = f["image"]
+        attrs = dict(g[key].attrs)
+        del g[key]
+        d = g.create_dataset(key, shape=(2**30, 2), chunks=(1, 2), dtype=np.float32)
+        for k, v in attrs.items():
+            d.attrs[k] = v
+
+
 if __name__ == "__main__":
     command = sys.argv[1]
     userblock = 512 if "--userblock" in sys.argv[3:] else 0
@@ -101,5 +114,7 @@ if __name__ == "__main__":
         write_future(sys.argv[2], userblock)
     elif command == "modify":
         modify(sys.argv[2])
+    elif command == "sparse":
+        sparse(sys.argv[2], sys.argv[3])
     else:
         sys.exit(f"unknown command {command}")

@@ -310,6 +310,9 @@ TEST_CASE("feature cache: misuse is reported — read-only writes, unbound or ab
     two.inputs["image"].push_back(dir / "2.png");
     CHECK_THROWS_AS(c.has("image", two), xib::UsageError);
     c.write("image", a, values(1));
+    Sample empty = a;  // found by make fuzz: an empty path threw std::filesystem's error
+    empty.inputs["image"] = {fs::path()};
+    CHECK_THROWS_AS(c.has("image", empty), xib::UsageError);
     c.commit();
   }
   FeatureCache c = FeatureCache::open(path, FeatureCache::Mode::read);

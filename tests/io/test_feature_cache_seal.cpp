@@ -25,10 +25,11 @@ using xib::test::values;
 namespace {
 
 /// A committed cache of one entry.
-fs::path make_cache(const TempDir& dir, const std::string& name = "features.h5") {
+fs::path make_cache(const TempDir& dir, const std::string& name = "features.h5",
+                    const xib::FeatureIdentity& id = identity()) {
   const fs::path path = dir / name;
   FeatureCache c = FeatureCache::open(path, FeatureCache::Mode::build);
-  c.bind(identity());
+  c.bind(id);
   c.write("image", sample(dir, "coco:1", "1.png"), values(1));
   c.commit();
   return path;
@@ -128,6 +129,22 @@ TEST_CASE("feature cache seal: an edit with h5py is refused until it is sealed a
   REQUIRE(stored);
   CHECK(stored->encoder == "edited by hand");
   CHECK_THROWS_AS(c.bind(identity()), xib::StaleCacheError);  // and the edit is then judged as usual
+}
+
+TEST_CASE("feature cache: an entry claiming more values than the file holds is refused, not allocated") {
+  // Found by make fuzz (fuzz_feature_cache): a chunked entry of [2^30, 2] with nothing stored
+  // made read() ask for 8 GiB (and a shape whose size overflows for a wrapped-around few).
+  TempDir dir;
+  xib::FeatureIdentity any_rows = identity();
+  any_rows.feature_shape = {-1, 2};
+  const fs::path path = make_cache(dir, "features.h5", any_rows);
+  REQUIRE(h5py({"sparse", path.string(), "coco:1"}).exit_code == 0);
+  xib::seal_feature_cache(path);  // as if xib had written it
+  FeatureCache c = FeatureCache::open(path, FeatureCache::Mode::read);
+  c.bind(any_rows);
+  const std::string r = error_of<xib::FormatError>([&] { c.read("image", sample(dir, "coco:1", "1.png")); });
+  CHECK(r.find("claims more values than the file holds") != std::string::npos);
+  CHECK(r.find("1073741824") != std::string::npos);
 }
 
 TEST_CASE("feature cache seal: the header parser refuses every malformed header") {

@@ -31,7 +31,16 @@ using feature_cache_detail::shape_text;
 
 namespace feature_cache_detail {
 std::string shape_text(const std::vector<int64_t>& shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
-std::string normal_file(const fs::path& file) { return fs::absolute(file).lexically_normal().string(); }
+std::string normal_file(const fs::path& file) {
+  std::error_code ec;
+  const fs::path absolute = fs::absolute(file, ec);
+  if (ec || file.empty()) {
+    throw UsageError({.what = "a sample's file has no usable path for the feature cache",
+                      .expected = "a file path",
+                      .got = file.empty() ? std::string("an empty path") : file.string() + " (" + ec.message() + ")"});
+  }
+  return absolute.lexically_normal().string();
+}
 }  // namespace feature_cache_detail
 
 namespace {

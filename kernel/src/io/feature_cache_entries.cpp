@@ -119,11 +119,23 @@ FeatureArray FeatureCache::read(const std::string& modality, const Sample& sampl
     std::vector<hsize_t> dims(static_cast<size_t>(space.getSimpleExtentNdims()));
     space.getSimpleExtentDims(dims.data());
     size_t n = 1;
+    bool overflow = false;
     for (hsize_t x : dims) {
       out.shape.push_back(static_cast<int64_t>(x));
-      n *= static_cast<size_t>(x);
+      overflow = overflow || __builtin_mul_overflow(n, static_cast<size_t>(x), &n);
     }
     impl_->check_shape(impl_->bound.at(modality), out.shape, w);
+    // The values must be in the file: a damaged or crafted entry cannot make xib allocate more.
+    const size_t element = d.getDataType().getSize();
+    const hsize_t stored = d.getStorageSize();
+    if (overflow || element == 0 || n > stored / element) {
+      throw FormatError({.what = "a feature cache entry claims more values than the file holds for it",
+                         .where = w,
+                         .expected = fmt::format("{} bytes of values for shape {}", stored, shape_text(out.shape)),
+                         .got = overflow ? std::string("a shape whose size overflows")
+                                         : fmt::format("{} values of {} bytes", n, element),
+                         .hint = kRebuildHint});
+    }
     out.values.resize(n);
     d.read(out.values.data(), H5::PredType::NATIVE_FLOAT);
   } catch (const H5::Exception& e) {
