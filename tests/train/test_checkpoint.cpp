@@ -112,15 +112,15 @@ TEST_CASE("checkpoint: a corrupted, truncated or half-written newest checkpoint 
   fs::create_directories(ck / "step-00000009");                                      // empty
   fs::create_directories(ck / ".tmp-step-00000005-999999999-0");                     // a dead writer's
   fs::create_directories(ck / fmt::format(".tmp-step-00000005-{}-0", ::getppid()));  // a live one's
-  std::vector<std::string> skipped;
+  std::vector<train::SkippedCheckpoint> skipped;
   const auto latest = train::find_latest_checkpoint(run.path(), &skipped);
   REQUIRE(latest);
   CHECK(*latest == ck / "step-00000001");
   REQUIRE(skipped.size() == 4);
-  CHECK(skipped[0].find("step-00000009") != std::string::npos);
-  CHECK(skipped[1].find("SHA-256") != std::string::npos);
-  CHECK(skipped[2].find("wrong size") != std::string::npos);
-  CHECK(skipped[3].find("no checkpoint.json") != std::string::npos);
+  CHECK(skipped[0].text().find("step-00000009") != std::string::npos);
+  CHECK(skipped[1].text().find("SHA-256") != std::string::npos);
+  CHECK(skipped[2].text().find("wrong size") != std::string::npos);
+  CHECK(skipped[3].text().find("no checkpoint.json") != std::string::npos);
   CHECK_FALSE(fs::exists(ck / ".tmp-step-00000005-999999999-0"));
   CHECK(fs::exists(ck / fmt::format(".tmp-step-00000005-{}-0", ::getppid())));
   CHECK(train::read_checkpoint(*latest).step == 1);
@@ -157,7 +157,7 @@ TEST_CASE("checkpoint: another format version and malformed checkpoint.json are 
     CHECK(e.info().got == "format_version 2");
     CHECK(e.info().hint.find("another version of xib") != std::string::npos);
   }
-  std::vector<std::string> skipped;
+  std::vector<train::SkippedCheckpoint> skipped;
   CHECK_FALSE(train::find_latest_checkpoint(run.path(), &skipped));
   CHECK(skipped.size() == 1);
 
@@ -227,10 +227,10 @@ TEST_CASE("checkpoint: SIGKILL while writing never leaves a partial checkpoint b
     // Every step-… folder is complete, and the newest is found and loads.
     for (const auto& [step, dir] : train::list_checkpoints(run.path()))
       CHECK_MESSAGE(train::verify_checkpoint(dir).empty(), dir);
-    std::vector<std::string> skipped;
+    std::vector<train::SkippedCheckpoint> skipped;
     const auto latest = train::find_latest_checkpoint(run.path(), &skipped);
     // Only a folder renamed into place before `latest` named it may be passed over.
-    for (const auto& s : skipped) CHECK_MESSAGE(s.find("newer than the checkpoint") != std::string::npos, s);
+    for (const auto& s : skipped) CHECK_MESSAGE(s.after_latest, s.text());
     REQUIRE(latest);  // at least the parent's step 0
     const auto c = train::read_checkpoint(*latest);
     CHECK(c.step >= last_step);

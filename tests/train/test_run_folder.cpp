@@ -79,10 +79,18 @@ TEST_CASE("run folder: latest decides what is resumed, later folders are dropped
   checkpoint(d.path(), 12);
   { std::ofstream(d / "checkpoints" / "latest") << "step-00000008\n"; }
   d.write("metrics.jsonl", metrics_lines(1, 10) + "{\"step\": 11, \"lo");  // and a torn line
-  std::vector<std::string> skipped;
+  std::vector<SkippedCheckpoint> skipped;
   CHECK(find_latest_checkpoint(d.path(), &skipped) == d / "checkpoints" / "step-00000008");
   REQUIRE(skipped.size() == 1);
-  CHECK(skipped[0].find("newer than the checkpoint") != std::string::npos);
+  CHECK(skipped[0].after_latest);
+  CHECK(skipped[0].dir == d / "checkpoints" / "step-00000012");
+  CHECK(skipped[0].text().find("newer than the checkpoint") != std::string::npos);
+  const RunCheckpoints listed = run_checkpoints(d.path());
+  CHECK(listed.latest == 8);
+  REQUIRE(listed.own.size() == 2);
+  CHECK(listed.own.front().first == 8);  // newest first
+  REQUIRE(listed.after_latest.size() == 1);
+  CHECK(listed.after_latest.front().first == 12);
 
   const RunFolderPlan plan = plan_run_folder(d.path(), true, false);
   CHECK(plan.start == RunStart::resume);
@@ -102,7 +110,8 @@ TEST_CASE("run folder: a damaged latest checkpoint falls back to an older intact
   RunFolderPlan plan = plan_run_folder(d.path(), true, false);
   CHECK(plan.start == RunStart::resume);
   CHECK(plan.step == 4);
-  CHECK(plan.skipped.size() == 1);
+  REQUIRE(plan.skipped.size() == 1);
+  CHECK_FALSE(plan.skipped[0].after_latest);  // damaged, not abandoned
   begin_run_folder(d.path(), plan, "cfg\n");
   CHECK(test::read_file(d / "metrics.jsonl") == metrics_lines(1, 4));
   CHECK(test::read_file(d / "checkpoints" / "latest") == "step-00000004\n");

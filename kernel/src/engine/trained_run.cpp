@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -48,11 +49,12 @@ namespace {
 /// The newest checkpoint up to the one `latest` names that verifies, or the one of `step`;
 /// read-only (unlike find_latest_checkpoint(), which also removes stale temporary folders).
 fs::path choose_checkpoint(const fs::path& run_dir, int64_t step) {
-  auto all = train::list_checkpoints(run_dir);
-  // Folders after `latest` belong to an abandoned run (xib/train/checkpoint.h).
-  if (const auto latest = train::latest_checkpoint_step(run_dir); latest && step == 0) {
-    std::erase_if(all, [&](const auto& c) { return c.first > *latest; });
-  }
+  // Folders after `latest` belong to an abandoned run (xib/train/checkpoint.h): only an explicit
+  // step reaches them.
+  const train::RunCheckpoints found = train::run_checkpoints(run_dir);
+  std::vector<std::pair<int64_t, fs::path>> all = found.own;
+  if (step > 0) all.insert(all.end(), found.after_latest.begin(), found.after_latest.end());
+  std::sort(all.begin(), all.end());
   std::vector<std::string> steps;
   for (const auto& [s, dir] : all) steps.push_back(dir.filename().string());
   if (step > 0) {

@@ -377,33 +377,44 @@ std::optional<int64_t> latest_checkpoint_step(const fs::path& run_dir) {
   return parse_step_name(name);
 }
 
-std::optional<fs::path> find_latest_checkpoint(const fs::path& run_dir, std::vector<std::string>* skipped) {
+RunCheckpoints run_checkpoints(const fs::path& run_dir) {
+  RunCheckpoints out;
+  const fs::path ckpt_dir = run_dir / "checkpoints";
+  std::error_code ec;
+  if (!fs::is_directory(ckpt_dir, ec)) return out;
+  out.latest = latest_checkpoint_step(run_dir);
+  for (const auto& e : fs::directory_iterator(ckpt_dir, ec)) {
+    const auto step = parse_step_name(e.path().filename().string());
+    if (!step || !e.is_directory(ec)) continue;
+    (out.latest && *step > *out.latest ? out.after_latest : out.own).emplace_back(*step, e.path());
+  }
+  std::sort(out.own.rbegin(), out.own.rend());
+  std::sort(out.after_latest.rbegin(), out.after_latest.rend());
+  return out;
+}
+
+std::optional<fs::path> find_latest_checkpoint(const fs::path& run_dir, std::vector<SkippedCheckpoint>* skipped) {
   const fs::path ckpt_dir = run_dir / "checkpoints";
   std::error_code ec;
   if (!fs::is_directory(ckpt_dir, ec)) return std::nullopt;
   clean_temporaries(ckpt_dir);
-  // `latest` says which checkpoint is the run's; folders of later steps were left by a crash
-  // between a checkpoint's rename and `latest`'s update, or by a run that was abandoned.
-  const std::optional<int64_t> latest = latest_checkpoint_step(run_dir);
-  // Every step-… folder, also those without checkpoint.json (they are reported as skipped).
-  std::vector<std::pair<int64_t, fs::path>> all;
-  for (const auto& e : fs::directory_iterator(ckpt_dir, ec)) {
-    const auto step = parse_step_name(e.path().filename().string());
-    if (step && e.is_directory(ec)) all.emplace_back(*step, e.path());
-  }
-  std::sort(all.rbegin(), all.rend());
-  for (const auto& [step, dir] : all) {
-    std::string why;
-    if (latest && step > *latest) {
-      why = fmt::format("newer than the checkpoint that checkpoints/latest names ({})", checkpoint_dir_name(*latest));
-    } else {
-      json doc;
-      const auto p = inspect(dir, doc);
-      if (!p) return dir;
-      why = Error(p->info).report();
-      log::warn("skipping checkpoint '{}': {}", dir.string(), why);
+  // `latest` says which checkpoint is the run's (xib/train/checkpoint.h).
+  const RunCheckpoints all = run_checkpoints(run_dir);
+  if (skipped) {
+    for (const auto& [step, dir] : all.after_latest) {
+      skipped->push_back({.dir = dir,
+                          .after_latest = true,
+                          .why = fmt::format("newer than the checkpoint that checkpoints/latest names ({})",
+                                             checkpoint_dir_name(*all.latest))});
     }
-    if (skipped) skipped->push_back(dir.string() + ": " + why);
+  }
+  for (const auto& [step, dir] : all.own) {
+    json doc;
+    const auto p = inspect(dir, doc);
+    if (!p) return dir;
+    const std::string why = Error(p->info).report();
+    log::warn("skipping checkpoint '{}': {}", dir.string(), why);
+    if (skipped) skipped->push_back({.dir = dir, .why = why});
   }
   return std::nullopt;
 }

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 
 #include <nlohmann/json.hpp>
@@ -119,13 +120,11 @@ RunFolderPlan plan_run_folder(const fs::path& run_dir, bool resume, bool overwri
     return plan;
   }
   // Nothing to resume. Checkpoints that are all damaged are not silently thrown away.
-  bool damaged = false;
-  for (const auto& s : plan.skipped) {
-    if (s.find("newer than the checkpoint") == std::string::npos) damaged = true;
-  }
+  const bool damaged =
+      std::any_of(plan.skipped.begin(), plan.skipped.end(), [](const auto& s) { return !s.after_latest; });
   if (damaged && !overwrite) {
     std::vector<std::pair<std::string, std::string>> details;
-    for (const auto& s : plan.skipped) details.emplace_back("skipped", s);
+    for (const auto& s : plan.skipped) details.emplace_back("skipped", s.text());
     throw FormatError({.what = "cannot resume: every checkpoint of the run folder is damaged",
                        .where = (run_dir / "checkpoints").string(),
                        .expected = "a complete checkpoint (checkpoint.json and a state file of the recorded SHA-256)",

@@ -27,6 +27,8 @@
 #include <string_view>
 #include <vector>
 
+#include "xib/train/checkpoint_folder.h"
+
 namespace xib::train {
 
 enum class RunStart { fresh, resume, replace };
@@ -36,7 +38,7 @@ struct RunFolderPlan {
   std::optional<std::filesystem::path> checkpoint = {};  ///< resume: the checkpoint to load
   int64_t step = 0;                                      ///< resume: its step
   std::vector<std::string> previous = {};                ///< replace: the files of the previous run
-  std::vector<std::string> skipped = {};                 ///< checkpoints passed over, and why
+  std::vector<SkippedCheckpoint> skipped = {};           ///< checkpoints passed over, and why
 };
 
 /// Decides how a run starts in `run_dir` (reads only; stale temporary folders of dead writers
