@@ -62,7 +62,7 @@ class ModelCache {
   std::filesystem::path root_;
 };
 
-/// What a file is, from its first bytes: "gguf v3", "safetensors", "pytorch zip" (a zip with a
+/// What a file is, from its first bytes: "gguf v3", "safetensors", "ctranslate2 v6", "pytorch zip" (a zip with a
 /// "…/data.pkl" entry), "zip", "pytorch legacy" (pre-1.6 torch.save), "pickle v2", "json", "text",
 /// "empty", "unknown", or "unreadable" (missing, not a regular file, or cannot be read).
 std::string sniff_format(const std::filesystem::path& file);

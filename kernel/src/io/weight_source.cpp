@@ -12,6 +12,7 @@
 #include "mapped_file.h"
 #include "xib/config.h"
 #include "xib/error.h"
+#include "xib/io/ctranslate2.h"
 #include "xib/io/gguf.h"
 #include "xib/io/safetensors.h"
 #include "xib/io/torch_checkpoint.h"
@@ -25,7 +26,8 @@ namespace {
 
 constexpr const char* kSupported =
     "supported: safetensors (a .safetensors file, a model.safetensors.index.json, or a folder holding "
-    "either), PyTorch checkpoints (torch.save zip or legacy .pt/.pth/.bin) and GGUF (.gguf, v2/v3)";
+    "either), PyTorch checkpoints (torch.save zip or legacy .pt/.pth/.bin), GGUF (.gguf, v2/v3) and CTranslate2 "
+    "(model.bin, or its folder)";
 
 /// Shared part of every source: the (prefix-filtered, renamed) records and a name index.
 class SourceBase : public WeightSource {
@@ -180,6 +182,35 @@ class GgufSource final : public SourceBase {
   std::vector<std::vector<float>> owned_;
 };
 
+/// A CTranslate2 model.bin: its variables as stored (int8 weights with their *_scale variables),
+/// aliases found by name too. metadata(): the spec, its revision, the binary version, each alias.
+class Ct2Source final : public SourceBase {
+ public:
+  Ct2Source(const fs::path& path, const fs::path& file, const WeightOpenOptions& options) : file_(file) {
+    path_ = path;
+    std::vector<TensorRecord> all = file_.variables();
+    for (const auto& [alias, target] : file_.aliases()) {
+      TensorRecord r = *file_.find(target);
+      r.name = alias;
+      all.push_back(std::move(r));
+    }
+    const auto tops = top_level_names(all);
+    set_tensors(std::move(all), options.prefix, {{"top-level names", tops}});
+  }
+  std::string format() const override { return fmt::format("ctranslate2 v{}", file_.binary_version()); }
+  std::map<std::string, std::string> metadata() const override {
+    std::map<std::string, std::string> out{{"spec", file_.spec()},
+                                           {"spec_revision", std::to_string(file_.revision())},
+                                           {"binary_version", std::to_string(file_.binary_version())}};
+    for (const auto& [alias, target] : file_.aliases()) out["alias " + alias] = target;
+    return out;
+  }
+  std::vector<fs::path> files() const override { return {file_.path()}; }
+
+ private:
+  Ct2File file_;
+};
+
 /// The first bytes as hex ("47 47 55 46 03 00 00 00") and, when printable, as text.
 std::string first_bytes(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
@@ -192,7 +223,7 @@ std::string first_bytes(const fs::path& file) {
 [[noreturn]] void unsupported(const fs::path& file, const std::string& kind, const std::string& got) {
   throw FormatError({.what = fmt::format("'{}' is {}: not a weights format open_weights reads", file.string(), kind),
                      .where = file.string(),
-                     .expected = "safetensors, a PyTorch checkpoint or GGUF",
+                     .expected = "safetensors, a PyTorch checkpoint, GGUF or a CTranslate2 model.bin",
                      .got = got,
                      .hint = kSupported});
 }
@@ -237,6 +268,9 @@ std::unique_ptr<WeightSource> open_weights(const fs::path& path, const WeightOpe
                    .got = "no such file or folder",
                    .hint = kSupported});
   if (fs::is_directory(status)) {
+    // A CTranslate2 model folder (model.bin + config.json) has no safetensors.
+    if (fs::is_regular_file(path / "model.bin", ec) && sniff_format(path / "model.bin").starts_with("ctranslate2"))
+      return std::make_unique<Ct2Source>(path, path / "model.bin", options);
     return std::make_unique<SafetensorsSource>(path, file_in_folder(path), options);
   }
   if (path.filename().string().ends_with(".index.json"))
@@ -252,6 +286,7 @@ std::unique_ptr<WeightSource> open_weights(const fs::path& path, const WeightOpe
                    .got = "not a regular file, or not readable",
                    .hint = "check the path and its permissions"});
   if (kind.starts_with("gguf")) return std::make_unique<GgufSource>(path, options);
+  if (kind.starts_with("ctranslate2")) return std::make_unique<Ct2Source>(path, path, options);
   if (kind.starts_with("pickle"))
     unsupported(path, "a plain pickle (" + kind + ") without torch.save's magic number",
                 first_bytes(path) + "; a pickle not written by torch.save");

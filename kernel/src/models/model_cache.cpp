@@ -14,6 +14,7 @@
 
 #include "xib/config.h"  // nearest_name
 #include "xib/error.h"
+#include "xib/io/ctranslate2.h"
 #include "xib/sha256.h"
 
 namespace xib {
@@ -326,6 +327,7 @@ std::string sniff_format(const fs::path& file) {
     const bool torch = head.size() >= 14 && std::equal(kTorchMagic.begin(), kTorchMagic.end(), b + 2);
     return torch ? "pytorch legacy" : fmt::format("pickle v{}", b[1]);
   }
+  if (io::looks_like_ctranslate2(s)) return fmt::format("ctranslate2 v{}", le32(b));
   if (head.size() >= 9) {
     // safetensors: a little-endian uint64 header length, then that many bytes of JSON.
     const uint64_t n = le64(b);

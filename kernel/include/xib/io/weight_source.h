@@ -1,6 +1,9 @@
 // Any weights file xib can read, behind one interface: safetensors (one file, a shard index, or
-// a model folder), PyTorch checkpoints (zip or legacy) and GGUF (llama.cpp, v2/v3). Torch-free:
-// tensors are TensorRecords whose bytes live as long as the source.
+// a model folder), PyTorch checkpoints (zip or legacy), GGUF (llama.cpp, v2/v3) and CTranslate2
+// (a model.bin or its folder; variables and aliases named as stored, scopes joined by '/',
+// int8/int16 weights with their *_scale variables; metadata: spec, spec_revision,
+// binary_version, "alias <name>"). Torch-free: tensors are TensorRecords whose bytes live as
+// long as the source.
 //
 // GGUF: every tensor is dequantised to f32 when the file is opened (xib/io/gguf.h lists the
 // types), named as stored ("blk.0.attn_q.weight"), with row-major shapes (GGUF's dims reversed).
@@ -23,7 +26,8 @@ namespace xib::io {
 class WeightSource {
  public:
   virtual ~WeightSource() = default;
-  /// "safetensors", "safetensors (N shards)", "pytorch zip", "pytorch legacy", "gguf v3", "gguf v2".
+  /// "safetensors", "safetensors (N shards)", "pytorch zip", "pytorch legacy", "gguf v3", "gguf v2",
+  /// "ctranslate2 v6".
   virtual std::string format() const = 0;
   virtual const std::filesystem::path& path() const = 0;
   /// Every tensor in file order, named as stored (dotted paths inside nested checkpoints:
