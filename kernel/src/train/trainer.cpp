@@ -100,7 +100,9 @@ void run_training_loop(TrainState& state, UpdateStrategy& update, BatchSource& b
     state.step = r.step;
     ++state.steps_this_process;
     // Completed epochs of the first dataset, as of the batches taken (not the ones prefetched).
-    const nlohmann::json& datasets = batches.resume_point().stream.at("datasets");
+    // resume_point() returns a copy: keep it alive while its datasets are read.
+    const ResumePoint at = batches.resume_point();
+    const nlohmann::json& datasets = at.stream.at("datasets");
     r.epoch = datasets.empty() ? 0 : datasets.front().at("epoch").get<int64_t>();
     state.skipped_ids.insert(state.skipped_ids.end(), r.skipped_ids.begin(), r.skipped_ids.end());
     for (const auto& why : r.skipped_reasons) ++state.skipped_by_reason[why];
