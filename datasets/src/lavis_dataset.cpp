@@ -1,6 +1,8 @@
-// LavisDataset: Samples from a checked LAVIS annotation file, and the `caption` / `qa`
-// registrations.
+// LavisDataset: Samples from a checked LAVIS annotation file, the options' checks (against the
+// loaded modalities' templates), and the `caption` / `qa` registrations.
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include "lavis_load.h"
 #include "xib/datasets/lavis_reader.h"
@@ -22,6 +24,46 @@ std::vector<std::pair<std::string, double>> answer_weights(const std::vector<std
 }
 
 std::string canonical_modality(std::string_view modality) { return modality == "3d" ? "pc" : std::string(modality); }
+
+void LavisReaderOptions::validate(Validator& v) const {
+  v.one_of("reader", reader, {"caption", "qa"});
+  v.require(!path.empty(), "path", "the annotation JSON file", "nothing");
+  v.require(!file_key.empty(), "file_key", "an entry key (image, video, …)", "''");
+  if (limit) v.require(*limit > 0, "limit", "a positive number of entries", *limit);
+  const std::string t = effective_task();
+  if (instructions) {
+    v.require(!instructions->empty(), "instructions", "at least one template", "an empty list");
+    for (size_t i = 0; i < instructions->size(); ++i) {
+      const std::string& s = (*instructions)[i];
+      const bool has_q = s.find(kQuestionPlaceholder) != std::string::npos;
+      const std::string key = fmt::format("instructions.{}", i);
+      v.require(!s.empty(), key, "a non-empty template", "''");
+      if (reader == "qa") {
+        v.require(has_q, key, "a template containing {question}", fmt::format("'{}'", s));
+      } else {
+        v.require(!has_q, key, "a captioning template without {question}", fmt::format("'{}'", s));
+      }
+    }
+  } else {
+    // The templates come with the modality's plugin (xib/prompts.h).
+    const std::string m = canonical_modality(modality);
+    const auto known = Registry::global().names<ModalityPrompts>();
+    if (std::find(known.begin(), known.end(), m) == known.end()) {
+      const auto near = nearest_name(m, known);
+      v.require(false, "modality",
+                known.empty() ? std::string("a modality whose plugin is loaded")
+                              : "a modality whose plugin is loaded, one of: " + join_names(known),
+                fmt::format("'{}'", modality),
+                near ? fmt::format("did you mean '{}'?", *near)
+                     : "load its plugin, or give the dataset its own instructions: list");
+    } else {
+      const auto prompts = modality_prompts(m);
+      std::vector<std::string> tasks;
+      for (const auto& [task, _] : prompts->templates) tasks.push_back(task);
+      v.one_of("task", t, tasks);
+    }
+  }
+}
 
 LavisDataset::LavisDataset(LavisReaderOptions options) : options_(std::move(options)) {
   name_ = options_.name.empty() ? options_.path.stem().string() : options_.name;

@@ -35,6 +35,11 @@ TEST_CASE("malformed JSON and a non-list document are FormatErrors") {
   const std::string dict = report_of<FormatError>([] { open_lavis("{reader: caption, path: not_a_list.json}"); });
   CHECK(has(dict, "not a list of entries"));
   CHECK(has(dict, "a JSON object"));
+  // Found by `make fuzz` (annotations): a number too large for a double is nlohmann's
+  // out_of_range, not a parse_error, and escaped.
+  const std::string big = report_of<FormatError>([] { open_lavis("{reader: caption, path: number_overflow.json}"); });
+  CHECK(has(big, "malformed JSON"));
+  CHECK(has(big, "number overflow"));
 }
 
 TEST_CASE("every bad entry is reported at once, with its index and field, capped at ten") {
@@ -82,6 +87,14 @@ TEST_CASE("missing input files are counted, with examples, unless check_files is
   CHECK(has(r, "check_files: false"));
   CHECK(!has(r, "0001.png"));
   CHECK(open_lavis("{reader: caption, path: caption_missing_files.json, check_files: false}").size() == 10);
+}
+
+TEST_CASE("a file name the system refuses (over 255 bytes) is a missing file, not a filesystem_error") {
+  // Found by `make fuzz` (annotations): std::filesystem::exists threw for it.
+  const std::string r = report_of<IoError>([] { open_lavis("{reader: caption, path: caption_long_file_name.json}"); });
+  CHECK(has(r, "1 of 2 input files"));
+  CHECK(has(r, "entry 1: "));
+  CHECK(open_lavis("{reader: caption, path: caption_long_file_name.json, check_files: false}").size() == 2);
 }
 
 TEST_CASE("bad options are ConfigErrors, each pointing at its key") {

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <string>
 #include <vector>
@@ -179,6 +180,39 @@ TEST_CASE("bpe json: malformed tokenizer.json files are clear errors") {
   j = small_json();
   j["model"]["byte_fallback"] = true;
   CHECK(error_text<xib::FormatError>(write_json(dir, "fallback.json", j)).find("byte_fallback") != std::string::npos);
+}
+
+TEST_CASE("bpe json: values of the wrong type and ids past the pieces are FormatErrors") {
+  // Found by `make fuzz` (bpe): nlohmann type_errors escaped, an id of 2^63 - 1 overflowed and a
+  // large one asked for an id → piece table of that size.
+  xib::test::TempDir dir;
+  const auto wrong_type = [&](const char* name, const char* key, nlohmann::json value) {
+    auto j = small_json();
+    j["model"][key] = std::move(value);
+    return error_text<xib::FormatError>(write_json(dir, name, j));
+  };
+  CHECK(wrong_type("fallback.json", "byte_fallback", "yes").find("wrong type") != std::string::npos);
+  CHECK(wrong_type("ignore.json", "ignore_merges", 1).find("wrong type") != std::string::npos);
+  auto j = small_json();
+  j["added_tokens"].push_back(5);
+  CHECK(error_text<xib::FormatError>(write_json(dir, "added.json", j)).find("malformed added token") !=
+        std::string::npos);
+  j = small_json();
+  j["added_tokens"][0]["special"] = "yes";
+  CHECK(error_text<xib::FormatError>(write_json(dir, "special.json", j)).find("wrong type") != std::string::npos);
+  j = small_json();
+  j["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Regex", "a"}}}, {"behavior", 3}};
+  CHECK(error_text<xib::FormatError>(write_json(dir, "behavior.json", j)).find("wrong type") != std::string::npos);
+  for (const int64_t id : {int64_t{905}, int64_t{100'000'000'000}, std::numeric_limits<int64_t>::max()}) {
+    j = small_json();  // 900 vocab entries and 4 added tokens: ids 0 … 903
+    j["model"]["vocab"]["zzz"] = id;
+    const auto vocab = error_text<xib::FormatError>(write_json(dir, "vocab_id.json", j));
+    CHECK(vocab.find("below the number of pieces") != std::string::npos);
+    CHECK(vocab.find("0 … 904") != std::string::npos);  // 901 vocab entries now
+    j = small_json();
+    j["added_tokens"].push_back({{"id", id}, {"content", "<big>"}});
+    CHECK(error_text<xib::FormatError>(write_json(dir, "added_id.json", j)).find("0 … 904") != std::string::npos);
+  }
 }
 
 TEST_CASE("bpe json: tokenizer_config.json beside it gives BOS, EOS and PAD") {

@@ -167,6 +167,31 @@ TEST_CASE("sp: bad inputs give xib errors") {
     std::ofstream(dir.path() / "added_tokens.json") << R"({"[PAD]": 5})";
     CHECK_THROWS_AS(SpTokenizer::from_hf_folder(dir.path()), xib::FormatError);
   }
+  SUBCASE("an added token id past the pieces and added tokens") {
+    // Found by `make fuzz` (sentencepiece): 2^63 - 1 overflowed vocab_size(), a large id made it huge.
+    std::filesystem::copy_file(data_dir() / "sp-vicuna/tokenizer.model", dir.path() / "tokenizer.model");
+    for (const char* id : {"421", "100000000000", "9223372036854775807"}) {
+      std::ofstream(dir.path() / "added_tokens.json") << R"({"[PAD]": )" << id << "}";
+      CHECK_THROWS_WITH_AS(SpTokenizer::from_hf_folder(dir.path()), doctest::Contains("outside the vocabulary"),
+                           xib::FormatError);
+    }
+    std::ofstream(dir.path() / "added_tokens.json") << R"({"[PAD]": 420})";
+    CHECK(SpTokenizer::from_hf_folder(dir.path()).vocab_size() == 421);
+  }
+  SUBCASE("a token's lstrip / rstrip / special that is not a boolean") {
+    // Found by `make fuzz` (sentencepiece): nlohmann's type_error escaped.
+    std::filesystem::copy_file(data_dir() / "sp-vicuna/tokenizer.model", dir.path() / "tokenizer.model");
+    std::ofstream(dir.path() / "special_tokens_map.json") << R"({"bos_token": {"content": "<s>", "rstrip": 0}})";
+    CHECK_THROWS_WITH_AS(SpTokenizer::from_hf_folder(dir.path()), doctest::Contains("\"rstrip\" is not a boolean"),
+                         xib::FormatError);
+    std::filesystem::remove(dir.path() / "special_tokens_map.json");
+    for (const char* flag : {R"("lstrip": "yes")", R"("special": 1)"}) {
+      std::ofstream(dir.path() / "tokenizer_config.json")
+          << R"({"added_tokens_decoder": {"420": {"content": "[PAD]", )" << flag << "}}}";
+      CHECK_THROWS_WITH_AS(SpTokenizer::from_hf_folder(dir.path()), doctest::Contains("is not a boolean"),
+                           xib::FormatError);
+    }
+  }
   SUBCASE("a special token that is neither a string nor an object") {
     std::filesystem::copy_file(data_dir() / "sp-vicuna/tokenizer.model", dir.path() / "tokenizer.model");
     std::ofstream(dir.path() / "special_tokens_map.json") << R"({"bos_token": 3})";

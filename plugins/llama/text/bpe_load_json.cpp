@@ -106,28 +106,35 @@ struct Loader {
       bad("the BPE model has no vocab", "model.vocab", "an object piece → id", "absent");
     BpeModel out;
     out.source = source;
+    // Every id is below the number of pieces the file gives (vocab entries and added tokens), so
+    // the id → piece table stays the size of the file whatever the ids say.
+    const json added = j.value("added_tokens", json::array());
+    const auto pieces = static_cast<int64_t>(m["vocab"].size() + added.size());
     int64_t size = 0;
     for (const auto& [piece, id] : m["vocab"].items()) {
-      if (!id.is_number_integer() || id.get<int64_t>() < 0)
-        bad("a vocab id is not a non-negative integer", "model.vocab." + piece, "an integer ≥ 0", json_text(id));
+      if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= pieces) {
+        bad("a vocab id is not a non-negative integer below the number of pieces", "model.vocab." + piece,
+            fmt::format("an integer in 0 … {}", pieces - 1), json_text(id));
+      }
       size = std::max(size, id.get<int64_t>() + 1);
     }
-    const json added = j.value("added_tokens", json::array());
-    for (const auto& t : added) size = std::max(size, t.value("id", int64_t{0}) + 1);
-    out.vocab.assign(static_cast<size_t>(size), std::string());
-    for (const auto& [piece, id] : m["vocab"].items()) out.vocab[static_cast<size_t>(id.get<int64_t>())] = piece;
     size_t i = 0;
     for (const auto& t : added) {
       if (!t.is_object() || !t.contains("id") || !t.contains("content") || !t["content"].is_string() ||
-          !t["id"].is_number_integer() || t["id"].get<int64_t>() < 0) {
-        bad("malformed added token", fmt::format("added_tokens[{}]", i), "{\"id\": n, \"content\": \"…\"}",
-            json_text(t));
+          !t["id"].is_number_integer() || t["id"].get<int64_t>() < 0 || t["id"].get<int64_t>() >= pieces) {
+        bad("malformed added token", fmt::format("added_tokens[{}]", i),
+            fmt::format("{{\"id\": n in 0 … {}, \"content\": \"…\"}}", pieces - 1), json_text(t));
       }
+      size = std::max(size, t["id"].get<int64_t>() + 1);
+      ++i;
+    }
+    out.vocab.assign(static_cast<size_t>(size), std::string());
+    for (const auto& [piece, id] : m["vocab"].items()) out.vocab[static_cast<size_t>(id.get<int64_t>())] = piece;
+    for (const auto& t : added) {
       BpeAddedToken a{
           .text = t["content"].get<std::string>(), .id = t["id"].get<int64_t>(), .special = t.value("special", false)};
       out.vocab[static_cast<size_t>(a.id)] = a.text;
       out.added.push_back(std::move(a));
-      ++i;
     }
     i = 0;
     for (const auto& merge : m.value("merges", json::array())) {
@@ -171,7 +178,17 @@ std::string token_text(const json& j) {
 }  // namespace
 
 BpeTokenizer BpeTokenizer::from_tokenizer_json(const std::filesystem::path& file) {
-  BpeModel model = Loader{file.string()}.load(read_json_file(file, "tokenizer file"));
+  const json j = read_json_file(file, "tokenizer file");
+  BpeModel model;
+  try {
+    model = Loader{file.string()}.load(j);
+  } catch (const json::exception& e) {
+    // A value of another type than the loader reads (value(), get()): "special": "yes", say.
+    throw FormatError({.what = "a value in the tokenizer file has the wrong type",
+                       .where = file.string(),
+                       .expected = "a tokenizer.json as Hugging Face tokenizers writes it",
+                       .got = e.what()});
+  }
   const auto dir = file.parent_path();
   model.name = "bpe:" + (dir.filename().empty() ? file.stem().string() : dir.filename().string());
   const auto lookup = [&](const std::string& text) -> std::optional<int64_t> {

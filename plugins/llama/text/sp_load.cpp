@@ -34,14 +34,27 @@ std::string read_bytes(const fs::path& file) {
   return s.str();
 }
 
+/// The boolean `key` of a token object; `fallback` when absent or null, FormatError when not a boolean.
+bool token_flag(const json& v, const char* key, bool fallback, const std::string& where) {
+  const auto it = v.find(key);
+  if (it == v.end() || it->is_null()) return fallback;
+  if (!it->is_boolean()) {
+    throw FormatError({.what = fmt::format("a token's \"{}\" is not a boolean", key),
+                       .where = where,
+                       .expected = "true or false",
+                       .got = json_text(*it).substr(0, 80)});
+  }
+  return it->get<bool>();
+}
+
 /// A token given as "text" or {"content": "text", "lstrip": …}; nullopt for null / absent.
 std::optional<SpAddedToken> token_value(const json& v, const std::string& where) {
   if (v.is_null()) return std::nullopt;
   if (v.is_string()) return SpAddedToken{.text = v.get<std::string>()};
   if (v.is_object() && v.contains("content") && v["content"].is_string()) {
     return SpAddedToken{.text = v["content"].get<std::string>(),
-                        .lstrip = v.value("lstrip", false),
-                        .rstrip = v.value("rstrip", false)};
+                        .lstrip = token_flag(v, "lstrip", false, where),
+                        .rstrip = token_flag(v, "rstrip", false, where)};
   }
   throw FormatError({.what = "a special token is neither a string nor {\"content\": …}",
                      .where = where,
@@ -62,10 +75,14 @@ SpTokenizer SpTokenizer::from_serialized(std::string_view proto, const SpSetting
   t.settings_ = settings;
   t.name_ = std::move(name);
   t.source_ = std::move(source);
+  // Added tokens take the ids after the model's pieces: below the pieces and added tokens there are.
+  const int64_t ids = t.model_size() + static_cast<int64_t>(added.size());
   for (auto& a : added) {
-    if (a.id < 0) {
-      throw FormatError({.what = fmt::format("added token '{}' has a negative id", a.text),
+    if (a.id < 0 || a.id >= ids) {
+      throw FormatError({.what = fmt::format("added token '{}' has an id outside the vocabulary", a.text),
                          .where = t.source_,
+                         .expected = fmt::format("an id in 0 … {} ({} pieces, {} added tokens)", ids - 1,
+                                                 t.model_size(), added.size()),
                          .got = std::to_string(a.id)});
     }
     a.added = a.id >= t.model_size();
@@ -115,7 +132,7 @@ SpTokenizer SpTokenizer::from_hf_folder(const fs::path& dir, std::optional<bool>
         } catch (const std::exception&) {
           throw FormatError({.what = "an added_tokens_decoder key is not an id", .where = cfg_where, .got = key});
         }
-        tok->special = v.is_object() ? v.value("special", true) : true;
+        tok->special = v.is_object() ? token_flag(v, "special", true, cfg_where + ", added_tokens_decoder") : true;
         added.push_back(*tok);
       }
     }
@@ -150,7 +167,8 @@ SpTokenizer SpTokenizer::from_hf_folder(const fs::path& dir, std::optional<bool>
                            .where = (dir / "added_tokens.json").string(),
                            .got = json_text(id)});
       }
-      if (std::ranges::any_of(added, [&](const SpAddedToken& a) { return a.text == text; })) continue;
+      // An init-capture: clang before 16 (make fuzz) cannot capture a structured binding.
+      if (std::ranges::any_of(added, [&t = text](const SpAddedToken& a) { return a.text == t; })) continue;
       added.push_back({.text = text, .id = id.get<int64_t>(), .special = false});
     }
   }
