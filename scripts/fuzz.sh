@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# libFuzzer runs of the torch-free readers (`make fuzz`): weights, images, recipes. Builds each target in
-# tests/fuzz/ with clang++ -fsanitize=fuzzer,address,undefined into build-fuzz/, seeds its corpus
-# (build-fuzz/corpus-<name>/, kept between runs) with the fixtures, and runs it for
-# FUZZ_SECONDS (default 60). Exits non-zero when a target crashes; the reproducer is left in
-# build-fuzz/ (crash-*, leak-*, timeout-*): re-run with `build-fuzz/fuzz_<name> FILE`.
+# libFuzzer runs of the torch-free readers (`make fuzz`): weights, images, recipes, dataset
+# annotations, tokenizers, and the feature cache's own validation. Builds each target in tests/fuzz/ with clang++
+# -fsanitize=fuzzer,address,undefined into build-fuzz/, seeds its corpus (build-fuzz/corpus-<name>/,
+# kept between runs) with the fixtures, and runs it for FUZZ_SECONDS (default 60). Exits non-zero
+# when a target crashes; the reproducer is left in build-fuzz/ (crash-*, leak-*, timeout-*):
+# re-run with `build-fuzz/fuzz_<name> FILE`.
 #
-#   scripts/fuzz.sh [TARGET]...      TARGET: safetensors, pickle, gguf, image, recipe (default: all)
+#   scripts/fuzz.sh [TARGET]...      TARGET: safetensors, pickle, gguf, ctranslate2, image, recipe,
+#                                    annotations, wordpiece, bpe, sentencepiece, feature_cache (default: all)
 #   FUZZ_SECONDS=30 FUZZ_DIR=build-fuzz CXX=clang++ scripts/fuzz.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,14 +15,16 @@ seconds=${FUZZ_SECONDS:-60}
 dir=${FUZZ_DIR:-build-fuzz}
 cxx=${CXX_FUZZ:-clang++}
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(safetensors pickle gguf image recipe)
+[ ${#targets[@]} -gt 0 ] ||
+  targets=(safetensors pickle gguf ctranslate2 image recipe annotations wordpiece bpe sentencepiece feature_cache)
 
 command -v "$cxx" >/dev/null || { echo "fuzz: $cxx not found: run scripts/setup-deps.sh --asan" >&2; exit 1; }
 mkdir -p "$dir"
 
 # Sources of each target besides its own file (see the header comment of tests/fuzz/fuzz_<name>.cpp;
-# globs, so a reader split into several files stays covered), and the fixture folders that seed
-# its corpus.
+# globs, so a reader split into several files stays covered), and the fixtures that seed its
+# corpus: folders (their files but the *.json expectations) or files (globs; tests/fuzz/data/<name>/
+# holds seeds of a target's own, such as inputs that once crashed it).
 declare -A SOURCES=(
   [safetensors]="kernel/src/io/safetensors*.cpp kernel/src/io/mapped_file.cpp kernel/src/io/tensor_record.cpp kernel/src/core/error.cpp
                  kernel/src/config/config.cpp"
@@ -28,11 +32,32 @@ declare -A SOURCES=(
   [gguf]="kernel/src/io/gguf*.cpp kernel/src/io/mapped_file.cpp kernel/src/core/error.cpp kernel/src/config/config.cpp"
   [image]="kernel/media/image/src/*.cpp kernel/src/core/error.cpp kernel/src/core/files.cpp"
   [recipe]="kernel/src/config/config.cpp kernel/src/core/error.cpp"
+  [annotations]="datasets/src/lavis_load.cpp kernel/src/core/error.cpp"
+  [wordpiece]="kernel/src/text/*.cpp kernel/src/core/error.cpp kernel/src/config/config.cpp"
+  [bpe]="plugins/llama/text/bpe_*.cpp plugins/llama/text/pre_tokenizer.cpp kernel/src/text/utf8.cpp
+         kernel/src/io/gguf*.cpp kernel/src/io/mapped_file.cpp kernel/src/core/error.cpp kernel/src/core/files.cpp
+         kernel/src/config/config.cpp"
+  [sentencepiece]="plugins/llama/text/sp_*.cpp kernel/src/io/gguf*.cpp kernel/src/io/mapped_file.cpp
+                   kernel/src/core/error.cpp kernel/src/core/files.cpp kernel/src/config/config.cpp"
+  [ctranslate2]="kernel/src/io/ctranslate2.cpp kernel/src/io/tensor_record.cpp kernel/src/io/mapped_file.cpp
+                 kernel/src/core/error.cpp"
+  [feature_cache]="kernel/src/io/feature_cache*.cpp kernel/src/io/hdf5_util.cpp kernel/src/core/error.cpp
+                   kernel/src/core/files.cpp"
 )
 declare -A LIBS=([safetensors]="-lyaml-cpp -lfmt" [pickle]="-lfmt" [gguf]="-lyaml-cpp -lfmt" [image]="-lpng -ljpeg -lfmt"
-  [recipe]="-lyaml-cpp -lfmt")
+  [recipe]="-lyaml-cpp -lfmt" [annotations]="-lfmt" [wordpiece]="-lyaml-cpp -lfmt" [bpe]="-lpcre2-8 -lyaml-cpp -lfmt"
+  [sentencepiece]="-lyaml-cpp -lfmt" [ctranslate2]="-lfmt" [feature_cache]="-lhdf5_cpp $(pkg-config --libs hdf5) -lfmt")
+# Compile flags of a target beyond the common ones (the generated build_info.h: see below).
+declare -A FLAGS=([feature_cache]="$(pkg-config --cflags hdf5) -I$dir/generated")
 declare -A SEEDS=([safetensors]="tests/io/data/safetensors" [pickle]="tests/io/data/torch" [gguf]="tests/io/data/gguf"
-  [image]="kernel/media/image/tests/data" [recipe]="recipes")
+  [image]="kernel/media/image/tests/data" [recipe]="recipes" [annotations]="datasets/tests/data/*.json"
+  [wordpiece]="tests/fuzz/data/wordpiece/*" [bpe]="plugins/llama/tests/data/small_*.json tests/fuzz/data/bpe/*"
+  [sentencepiece]="plugins/llama/tests/data/sp-vicuna*/* plugins/llama/tests/data/sp-vicuna*.gguf
+                   tests/fuzz/data/sentencepiece/*"
+  [ctranslate2]="tests/io/data/ctranslate2" [feature_cache]="tests/fuzz/data/feature_cache/*")
+# What CMake generates into the build tree and the kernel sources include.
+mkdir -p "$dir/generated/xib"
+printf '#pragma once\n#define XIB_VERSION "fuzz"\n#define XIB_BUILD_ID "fuzz"\n' >"$dir/generated/xib/build_info.h"
 
 status=0
 for t in "${targets[@]}"; do
@@ -41,15 +66,22 @@ for t in "${targets[@]}"; do
   # shellcheck disable=SC2206
   srcs=(${SOURCES[$t]})
   # Rebuild when any source or header is newer than the binary.
-  if [ ! -x "$bin" ] || [ -n "$(find tests/fuzz/fuzz_$t.cpp "${srcs[@]}" kernel/include kernel/src/io -newer "$bin" -print -quit)" ]; then
+  if [ ! -x "$bin" ] || [ -n "$(find "tests/fuzz/fuzz_$t.cpp" tests/fuzz/*.h "${srcs[@]%/*}" kernel/include datasets/include \
+      -newer "$bin" -print -quit)" ]; then
     echo "fuzz: building $bin"
     # shellcheck disable=SC2086
     "$cxx" -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-      -Ikernel/include -Ikernel/media/image/include "tests/fuzz/fuzz_$t.cpp" "${srcs[@]}" ${LIBS[$t]} -o "$bin"
+      -DXIB_SOURCE_DIR="\"$PWD\"" -Ikernel/include -Ikernel/media/image/include -Idatasets/include -Idatasets/src \
+      -Iplugins/llama/text ${FLAGS[$t]:-} "tests/fuzz/fuzz_$t.cpp" "${srcs[@]}" ${LIBS[$t]} -o "$bin"
   fi
   corpus="$dir/corpus-$t"
   mkdir -p "$corpus"
-  find "${SEEDS[$t]}" -type f ! -name '*.json' -exec cp -f {} "$corpus/" \;
+  # Each seed named after its path (the tokenizer folders all hold a tokenizer.model).
+  # shellcheck disable=SC2206
+  seeds=(${SEEDS[$t]})
+  for s in "${seeds[@]}"; do
+    if [ -d "$s" ]; then find "$s" -type f ! -name '*.json'; else echo "$s"; fi
+  done | while read -r f; do cp -f "$f" "$corpus/${f//\//_}"; done
   # The zip fixtures hold their pickle as a stored entry: extract data.pkl as a seed of its own.
   if [ "$t" = pickle ]; then
     for z in tests/io/data/torch/*_zip.pt; do
@@ -58,6 +90,32 @@ import sys, zipfile
 with zipfile.ZipFile(sys.argv[1]) as z:
     name = next(n for n in z.namelist() if n.endswith("/data.pkl"))
     open(sys.argv[2], "wb").write(z.read(name))
+PY
+    done
+  fi
+  # Byte-level BPE from GGUF metadata: each tokenizer.json fixture as a tokenizer-only GGUF file.
+  if [ "$t" = bpe ]; then
+    for j in plugins/llama/tests/data/small_*.json; do
+      python3 - "$j" "$corpus/$(basename "$j" .json).gguf" <<'PY' || true
+import json, struct, sys
+t = json.load(open(sys.argv[1]))
+vocab = {i: p for p, i in t["model"]["vocab"].items()}
+types = {i: 1 for i in vocab}
+for a in t["added_tokens"]:
+    vocab[a["id"]] = a["content"]
+    types[a["id"]] = 3 if a["special"] else 4
+n = max(vocab) + 1
+merges = [m if isinstance(m, str) else " ".join(m) for m in t["model"]["merges"]]
+s = lambda x: struct.pack("<Q", len(x.encode())) + x.encode()
+kv = [("general.name", 8, s("fuzz")), ("tokenizer.ggml.model", 8, s("gpt2")),
+      ("tokenizer.ggml.pre", 8, s("smollm" if "Digits" in json.dumps(t["pre_tokenizer"]) else "llama3")),
+      ("tokenizer.ggml.tokens", 9, struct.pack("<IQ", 8, n) + b"".join(s(vocab.get(i, "")) for i in range(n))),
+      ("tokenizer.ggml.token_type", 9, struct.pack("<IQ", 5, n) + b"".join(struct.pack("<i", types.get(i, 5)) for i in range(n))),
+      ("tokenizer.ggml.merges", 9, struct.pack("<IQ", 8, len(merges)) + b"".join(s(m) for m in merges)),
+      ("tokenizer.ggml.bos_token_id", 4, struct.pack("<I", 1)), ("tokenizer.ggml.eos_token_id", 4, struct.pack("<I", 2)),
+      ("tokenizer.ggml.add_bos_token", 7, b"\x01")]
+out = b"GGUF" + struct.pack("<IQQ", 3, 0, len(kv)) + b"".join(s(k) + struct.pack("<I", ty) + v for k, ty, v in kv)
+open(sys.argv[2], "wb").write(out)
 PY
     done
   fi
