@@ -12,6 +12,7 @@
 #include <limits>
 #include <numbers>
 
+#include "fft.h"
 #include "xib/error.h"
 
 namespace xib::media {
@@ -50,45 +51,9 @@ std::vector<double> window_function(const FbankOptions& o, int64_t n) {
   return w;
 }
 
-/// In-place iterative radix-2 FFT of a power-of-two length.
-void fft_pow2(std::vector<std::complex<double>>& a) {
-  const size_t n = a.size();
-  for (size_t i = 1, j = 0; i < n; ++i) {
-    size_t bit = n >> 1;
-    for (; j & bit; bit >>= 1) j ^= bit;
-    j ^= bit;
-    if (i < j) std::swap(a[i], a[j]);
-  }
-  for (size_t len = 2; len <= n; len <<= 1) {
-    const double angle = -2.0 * kPi / static_cast<double>(len);
-    for (size_t i = 0; i < n; i += len) {
-      for (size_t k = 0; k < len / 2; ++k) {
-        const std::complex<double> w = std::polar(1.0, angle * static_cast<double>(k));
-        const std::complex<double> u = a[i + k], v = a[i + k + len / 2] * w;
-        a[i + k] = u + v;
-        a[i + k + len / 2] = u - v;
-      }
-    }
-  }
-}
-
 /// |X_k|^2 (or |X_k|) for k = 0 … n/2 of a real frame of length n.
 void spectrum(const std::vector<double>& frame, bool power, std::vector<double>& out) {
-  const size_t n = frame.size();
-  out.assign(n / 2 + 1, 0.0);
-  if ((n & (n - 1)) == 0) {
-    std::vector<std::complex<double>> a(frame.begin(), frame.end());
-    fft_pow2(a);
-    for (size_t k = 0; k <= n / 2; ++k) out[k] = std::norm(a[k]);
-  } else {  // round_to_power_of_two: false with an odd-sized frame: a plain DFT
-    for (size_t k = 0; k <= n / 2; ++k) {
-      std::complex<double> s = 0.0;
-      for (size_t t = 0; t < n; ++t) {
-        s += frame[t] * std::polar(1.0, -2.0 * kPi * static_cast<double>(k * t % n) / static_cast<double>(n));
-      }
-      out[k] = std::norm(s);
-    }
-  }
+  detail::power_spectrum(frame, out);
   if (!power) {
     for (double& x : out) x = std::sqrt(x);
   }
