@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "tensor_fixtures.h"  // compare(), read_tensor_file()
 #include "test_support.h"
 #include "xib/aligners/qformer.h"
 #include "xib/io/safetensors.h"
@@ -24,10 +25,7 @@ inline std::filesystem::path aligner_data(const std::string& name) {
 
 /// Every tensor of a fixture file by name (owning copies).
 inline std::map<std::string, at::Tensor> read_tensors(const std::string& name) {
-  io::SafetensorsFile file(aligner_data(name));
-  std::map<std::string, at::Tensor> out;
-  for (const auto& r : file.records()) out[r.name] = weights::record_to_tensor(r);
-  return out;
+  return read_tensor_file(aligner_data(name));
 }
 
 /// Writes float32 tensors as a safetensors checkpoint (for loading tests).
@@ -84,19 +82,6 @@ inline aligners::QFormerOptions fixture_qformer() {
           .vocab = 80,
           .max_positions = 128,
           .llm_width = 16};
-}
-
-/// "" when allclose (rtol, atol), else where and by how much they differ.
-inline std::string compare(const at::Tensor& got, const at::Tensor& want, double rtol = 1e-4, double atol = 1e-5) {
-  if (got.sizes() != want.sizes()) {
-    return fmt::format("shape {} != {}", weights::shape_str(got.sizes().vec()), weights::shape_str(want.sizes().vec()));
-  }
-  const at::Tensor g = got.detach().to(at::kDouble), w = want.to(at::kDouble);
-  if (at::allclose(g, w, rtol, atol)) return {};
-  const at::Tensor excess = (g - w).abs() - (w.abs() * rtol + atol);
-  const int64_t i = excess.flatten().argmax().item<int64_t>();
-  return fmt::format("worst element {}: got {} want {} (max |diff| {})", i, g.flatten()[i].item<double>(),
-                     w.flatten()[i].item<double>(), (g - w).abs().max().item<double>());
 }
 
 }  // namespace xib::test

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine_fakes.h"
+#include "tensor_fixtures.h"
 #include "test_support.h"
 #include "torch_doctest.h"  // LibTorch + doctest, in the order that works
 #include "xib/aligners/linear.h"
@@ -30,6 +31,7 @@
 using namespace xib;
 namespace fs = std::filesystem;
 using json = nlohmann::json;
+using xib::test::compare;
 
 namespace {
 
@@ -37,25 +39,6 @@ fs::path data_dir() { return xib::test::source_dir() / "tests/engine/data/xinstr
 
 fs::path llama_plugin() {
   return xib::test::fixture_plugin_dir().parent_path().parent_path() / "plugins" / "xib-plugin-llama.so";
-}
-
-std::map<std::string, at::Tensor> read_tensors(const fs::path& file) {
-  io::SafetensorsFile f(file);
-  std::map<std::string, at::Tensor> out;
-  for (const auto& r : f.records()) out[r.name] = weights::record_to_tensor(r).clone();
-  return out;
-}
-
-std::string compare(const at::Tensor& got, const at::Tensor& want, double rtol = 1e-4, double atol = 1e-5) {
-  if (got.sizes() != want.sizes()) {
-    return fmt::format("shape {} != {}", weights::shape_str(got.sizes().vec()), weights::shape_str(want.sizes().vec()));
-  }
-  const at::Tensor g = got.detach().to(at::kDouble), w = want.to(at::kDouble);
-  if (at::allclose(g, w, rtol, atol)) return {};
-  const at::Tensor excess = (g - w).abs() - (w.abs() * rtol + atol);
-  const int64_t i = excess.flatten().argmax().item<int64_t>();
-  return fmt::format("worst element {}: got {} want {} (max |diff| {})", i, g.flatten()[i].item<double>(),
-                     w.flatten()[i].item<double>(), (g - w).abs().max().item<double>());
 }
 
 /// What the LLM sees of a prompt, whatever the padding layout: per row, the embeddings and labels
@@ -137,7 +120,7 @@ struct Upstream {
     std::ifstream in(data_dir() / "cases.json");
     REQUIRE_MESSAGE(in, "missing fixture " << (data_dir() / "cases.json"));
     meta = json::parse(in);
-    t = read_tensors(data_dir() / "cases.safetensors");
+    t = xib::test::read_tensor_file(data_dir() / "cases.safetensors");
     PluginLoader::global().load_file(llama_plugin(), /*throw_if_refused=*/true);
     auto src = ConfigSource::from_string(fmt::format(R"({{path: "{}"}})", (data_dir() / "llm").string()), "llm",
                                          fs::current_path());

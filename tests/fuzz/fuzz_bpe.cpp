@@ -23,25 +23,9 @@
 
 namespace {
 
+using xib::fuzz::expect_ok_or_error;
+using xib::fuzz::ids_from;
 using xib::llama::BpeTokenizer;
-
-template <class F>
-void expect_ok_or_error(F&& f) {
-  try {
-    f();
-  } catch (const xib::Error&) {
-  }
-}
-
-/// Ids from pairs of bytes, spread over [-2, vocab + 2): a few outside the vocabulary.
-std::vector<int64_t> ids_from(std::string_view bytes, int64_t vocab) {
-  std::vector<int64_t> ids;
-  for (size_t i = 0; i + 1 < bytes.size() && ids.size() < 256; i += 2) {
-    const auto v = static_cast<int64_t>(static_cast<uint8_t>(bytes[i]) | static_cast<uint8_t>(bytes[i + 1]) << 8);
-    ids.push_back(v % (vocab + 4) - 2);
-  }
-  return ids;
-}
 
 /// Encode and decode one text; `round_trip`: valid UTF-8 must decode back to itself.
 void exercise(const BpeTokenizer& tok, std::string_view text, bool round_trip) {

@@ -12,16 +12,15 @@
 // sanitizer report is a bug. Built and run by `make fuzz` (scripts/fuzz.sh), seeded with a few
 // generated inputs (one per mode).
 #include <H5Cpp.h>
-#include <unistd.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "fuzz_files.h"
 #include "xib/error.h"
 #include "xib/feature_cache.h"
 #include "xib/feature_cache_seal.h"
@@ -60,8 +59,9 @@ struct Input {
   std::string pick(const std::string& usual, size_t max = 40) { return u8() < 160 ? usual : str(max); }
 };
 
+/// The cache file of this process (in xib::fuzz::scratch_dir(), removed at exit).
 const fs::path& temp_file() {
-  static const fs::path p = fs::temp_directory_path() / ("xib-fuzz-cache-" + std::to_string(::getpid()) + ".h5");
+  static const fs::path p = xib::fuzz::scratch_dir() / "cache.h5";
   return p;
 }
 
@@ -177,10 +177,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         (void)xib::parse_feature_cache_seal(std::string_view(reinterpret_cast<const char*>(in.p), in.n), "fuzz");
       } catch (const xib::Error&) {
       }
-      {
-        std::ofstream out(temp_file(), std::ios::binary | std::ios::trunc);
-        out.write(reinterpret_cast<const char*>(in.p), static_cast<std::streamsize>(in.n));
-      }
+      xib::fuzz::write_scratch(temp_file().filename().string(),
+                               std::string_view(reinterpret_cast<const char*>(in.p), in.n));
       exercise("image", "/tmp/xib-fuzz-entry.png");
     } else {
       std::string modality, entry_file;

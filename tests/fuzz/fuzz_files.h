@@ -1,6 +1,7 @@
-// Files for the fuzz targets whose readers take a path (annotation JSON, vocab.txt,
-// tokenizer.json, the JSON files of a tokenizer folder): the input's bytes written to a folder of
-// this process's own, and the repository's fixtures (XIB_SOURCE_DIR, set by scripts/fuzz.sh).
+// Shared by the fuzz targets: files for the readers that take a path (annotation JSON, vocab.txt,
+// tokenizer.json, the JSON files of a tokenizer folder, the feature cache) — the input's bytes
+// written to a folder of this process's own, and the repository's fixtures (XIB_SOURCE_DIR, set
+// by scripts/fuzz.sh) — and the contract and token ids of the tokenizer targets.
 #pragma once
 
 #include <unistd.h>
@@ -13,6 +14,9 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "xib/error.h"
 
 namespace xib::fuzz {
 
@@ -57,6 +61,25 @@ inline std::string fixture_bytes(std::string_view relative) {
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+/// Runs `f`: a value or an xib::Error is the contract; anything else escapes (a finding).
+template <class F>
+void expect_ok_or_error(F&& f) {
+  try {
+    f();
+  } catch (const xib::Error&) {
+  }
+}
+
+/// Ids from pairs of bytes, spread over [-2, vocab + 2): a few outside the vocabulary.
+inline std::vector<int64_t> ids_from(std::string_view bytes, int64_t vocab) {
+  std::vector<int64_t> ids;
+  for (size_t i = 0; i + 1 < bytes.size() && ids.size() < 256; i += 2) {
+    const auto v = static_cast<int64_t>(static_cast<uint8_t>(bytes[i]) | static_cast<uint8_t>(bytes[i + 1]) << 8);
+    ids.push_back(v % (vocab + 4) - 2);
+  }
+  return ids;
 }
 
 }  // namespace xib::fuzz

@@ -63,6 +63,8 @@ inline CommandResult h5py(const std::vector<std::string>& args) {
   return r;
 }
 
-inline std::string normal(const std::filesystem::path& p) { return std::filesystem::absolute(p).lexically_normal().string(); }
+inline std::string normal(const std::filesystem::path& p) {
+  return std::filesystem::absolute(p).lexically_normal().string();
+}
 
 }  // namespace xib::test

@@ -115,7 +115,7 @@ TEST_CASE("ctranslate2: open_weights reads the file and its model folder, inspec
   CHECK(src->format() == "ctranslate2 v6");
   CHECK(src->metadata().at("spec") == "XibTinySpec");
   CHECK(src->metadata().at("alias head_bias") == "encoder_0/bias");  // names as stored: scopes joined by /
-  REQUIRE(src->find("head_bias") != nullptr);  // aliases are tensors too
+  REQUIRE(src->find("head_bias") != nullptr);                        // aliases are tensors too
   CHECK(src->find("head_bias")->data == src->find("encoder_0/bias")->data);
 
   TempDir dir;

@@ -23,6 +23,8 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::string_view kFirstLine = "xib feature cache\n";
+/// The first bytes of an HDF5 superblock (at the start of a plain file, after the user block here).
+constexpr std::string_view kHdf5Signature("\x89HDF\r\n\x1a\n", 8);
 constexpr std::string_view kHint =
     "delete the file to rebuild it, or set feature_cache.path to another file (one cache per encoder setup)";
 
@@ -133,7 +135,7 @@ void seal_feature_cache(const fs::path& file) {
     std::string sig(8, '\0');
     in.seekg(static_cast<std::streamoff>(kFeatureCacheUserBlock));
     in.read(sig.data(), 8);
-    if (!in || sig != std::string_view("\x89HDF\r\n\x1a\n", 8)) {
+    if (!in || sig != kHdf5Signature) {
       throw FormatError({.what = "only an HDF5 file with a 512-byte user block can be sealed as a feature cache",
                          .where = file.string(),
                          .expected = "the HDF5 signature at byte 512",
@@ -163,7 +165,6 @@ void verify_feature_cache(const fs::path& file, const fs::path& shown) {
   in.close();
   const std::string name = shown.string();
   if (!has_feature_cache_seal(head)) {
-    constexpr std::string_view kHdf5Signature = "\x89HDF\r\n\x1a\n";
     const bool hdf5 = head.starts_with(kHdf5Signature);
     std::error_code ec;
     const auto size = fs::file_size(file, ec);

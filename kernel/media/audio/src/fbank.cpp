@@ -152,11 +152,7 @@ Fbank kaldi_fbank(std::span<const float> waveform, const FbankOptions& o) {
          .got = fmt::format("{} samples", n),
          .hint = "pad the clip, or use a shorter frame_length"});
   }
-  for (const float x : waveform) {
-    if (!std::isfinite(x)) {
-      throw UsageError({.what = "the waveform has a sample that is not a finite number", .got = fmt::format("{}", x)});
-    }
-  }
+  detail::require_finite(waveform);
   const int64_t frames = o.snip_edges ? 1 + (n - size) / shift : (n + shift / 2) / shift;
   const std::vector<double> window = window_function(o, size);
   const auto banks = mel_banks(o, padded);

@@ -1,7 +1,12 @@
 // The audio front ends' FFT (fft.h): mixed radix, recursive on the smallest prime factor.
 #include "fft.h"
 
+#include <fmt/format.h>
+
+#include <cmath>
 #include <numbers>
+
+#include "xib/error.h"
 
 namespace xib::media::detail {
 
@@ -56,6 +61,14 @@ void power_spectrum(const std::vector<double>& x, std::vector<double>& out) {
   fft_rec(a);
   out.resize(x.size() / 2 + 1);
   for (size_t k = 0; k < out.size(); ++k) out[k] = std::norm(a[k]);
+}
+
+void require_finite(std::span<const float> waveform) {
+  for (const float x : waveform) {
+    if (!std::isfinite(x)) {
+      throw UsageError({.what = "the waveform has a sample that is not a finite number", .got = fmt::format("{}", x)});
+    }
+  }
 }
 
 }  // namespace xib::media::detail

@@ -67,11 +67,7 @@ WhisperMel whisper_log_mel(std::span<const float> waveform, const WhisperMelOpti
     o.validate(v);
     v.finish();
   }
-  for (const float x : waveform) {
-    if (!std::isfinite(x)) {
-      throw UsageError({.what = "the waveform has a sample that is not a finite number", .got = fmt::format("{}", x)});
-    }
-  }
+  detail::require_finite(waveform);
   // Pad with zeros or cut to the chunk (WhisperFeatureExtractor's padding="max_length").
   std::vector<double> x(waveform.begin(), waveform.end());
   if (o.chunk_seconds > 0)

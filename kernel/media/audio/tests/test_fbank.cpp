@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "audio_fixtures.h"
 #include "test_support.h"
 #include "xib/error.h"
 #include "xib/io/safetensors.h"
@@ -24,28 +25,14 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using xib::media::Fbank;
 using xib::media::FbankOptions;
+using xib::test::Array;
 
 namespace {
 
-fs::path data_dir() { return xib::test::source_dir() / "kernel/media/audio/tests/data"; }
-
-struct Array {
-  std::vector<int64_t> shape;
-  std::vector<float> values;
-};
+fs::path data_dir() { return xib::test::audio_data_dir(); }
 
 const std::map<std::string, Array>& fixtures() {
-  static const std::map<std::string, Array> all = [] {
-    xib::io::SafetensorsFile f(data_dir() / "fbank.safetensors");
-    std::map<std::string, Array> out;
-    for (const auto& r : f.records()) {
-      REQUIRE(r.dtype == xib::io::DType::f32);
-      Array a{.shape = r.shape, .values = std::vector<float>(static_cast<size_t>(r.numel()))};
-      std::memcpy(a.values.data(), r.data + r.storage_offset * 4, a.values.size() * sizeof(float));
-      out.emplace(r.name, std::move(a));
-    }
-    return out;
-  }();
+  static const std::map<std::string, Array> all = xib::test::read_audio_arrays("fbank.safetensors");
   return all;
 }
 

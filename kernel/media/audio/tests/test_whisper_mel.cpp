@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "audio_fixtures.h"
 #include "test_support.h"
 #include "xib/error.h"
 #include "xib/io/safetensors.h"
@@ -24,24 +25,13 @@ using xib::media::WhisperMel;
 
 namespace {
 
-fs::path data_dir() { return xib::test::source_dir() / "kernel/media/audio/tests/data"; }
-
-std::map<std::string, std::vector<float>> read(const std::string& file) {
-  xib::io::SafetensorsFile f(data_dir() / file);
-  std::map<std::string, std::vector<float>> out;
-  for (const auto& r : f.records()) {
-    std::vector<float> v(static_cast<size_t>(r.numel()));
-    std::memcpy(v.data(), r.data + r.storage_offset * 4, v.size() * sizeof(float));
-    out.emplace(r.name, std::move(v));
-  }
-  return out;
-}
+fs::path data_dir() { return xib::test::audio_data_dir(); }
 
 }  // namespace
 
 TEST_CASE("whisper log-mel: equals transformers' WhisperFeatureExtractor within 1e-4, padded and trimmed") {
-  const auto waves = read("fbank.safetensors");
-  const auto want = read("whisper_mel.safetensors");
+  const auto waves = xib::test::read_audio_arrays("fbank.safetensors");
+  const auto want = xib::test::read_audio_arrays("whisper_mel.safetensors");
   const auto doc = nlohmann::json::parse(xib::test::read_file(data_dir() / "whisper_mel.json"));
   double worst = 0;
   int checked = 0;
@@ -52,13 +42,13 @@ TEST_CASE("whisper log-mel: equals transformers' WhisperFeatureExtractor within 
       for (int i = 0; i < 31 * 16000; ++i)
         x.push_back(static_cast<float>(0.3 * std::sin(2 * M_PI * 440 * i / 16000.0)));
     } else {
-      x = waves.at("signal." + name);
+      x = waves.at("signal." + name).values;
     }
     const WhisperMel m = xib::media::whisper_log_mel(x);
     REQUIRE(m.n_mels == 80);
     REQUIRE(m.frames == 3000);
-    const auto& head = want.at(name + ".padded_head");
-    const auto& last = want.at(name + ".padded_last");
+    const auto& head = want.at(name + ".padded_head").values;
+    const auto& last = want.at(name + ".padded_last").values;
     double sum = 0;
     for (int64_t b = 0; b < 80; ++b) {
       for (int64_t t = 0; t < 3000; ++t) sum += m.at(b, t);
@@ -72,7 +62,7 @@ TEST_CASE("whisper log-mel: equals transformers' WhisperFeatureExtractor within 
     CHECK(sum == doctest::Approx(entry["padded_sum"].get<double>()).epsilon(1e-6));
     if (entry.contains("trimmed_frames")) {
       const WhisperMel t = xib::media::whisper_log_mel(x, {.chunk_seconds = 0});
-      const auto& w = want.at(name + ".trimmed");
+      const auto& w = want.at(name + ".trimmed").values;
       REQUIRE(t.frames == entry["trimmed_frames"].get<int64_t>());
       REQUIRE(t.values.size() == w.size());
       for (size_t i = 0; i < w.size(); ++i) {
