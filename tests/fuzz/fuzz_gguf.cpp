@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 
+#include "fuzz_files.h"
 #include "xib/error.h"
 #include "xib/io/gguf.h"
 
@@ -23,13 +24,7 @@ unsigned walk(const xib::io::GgufValue& v) {
   return sum;
 }
 
-template <class F>
-void expect_ok_or_error(F&& f) {
-  try {
-    f();
-  } catch (const xib::Error&) {
-  }
-}
+using xib::fuzz::expect_ok_or_error;
 
 }  // namespace
 
