@@ -18,9 +18,9 @@ class EfficientNetLite0 : public Encoder {
  public:
   explicit EfficientNetLite0(const EncoderOptions& o) : blocks_(config_.blocks()), device_(o.device) {
     if (!o.random_init) weights_ = resolve_weights(o);
-    params_ = make_params(efficientnet_lite_params(config_), o.random_init, o.device);
+    params_ = weights::make_encoder_params(efficientnet_lite_params(config_), o.random_init, o.device);
     if (!o.random_init) {
-      load_encoder_weights(efficientnet_lite_map(config_), 0, weights_, params_);
+      load_encoder_weights(efficientnet_lite_map(config_), 0, weights_, params_, {"visual_encoder"});
     }
   }
 

@@ -23,10 +23,10 @@ class EvaVit : public Encoder {
  public:
   explicit EvaVit(const EncoderOptions& o) : c_(EvaVitConfig::from(o)), device_(o.device) {
     if (!o.random_init) weights_ = resolve_weights(o);  // before allocating: ViT-g is 1B parameters
-    params_ = make_params(eva_vit_params(c_), o.random_init, o.device);
+    params_ = weights::make_encoder_params(eva_vit_params(c_), o.random_init, o.device);
     if (!o.random_init) {
       const auto r = load_encoder_weights(eva_vit_map(c_.depth, std::max(kCheckpointBlocks, c_.depth)), c_.depth,
-                                          weights_, params_);
+                                          weights_, params_, {"visual_encoder"});
       loaded_ = r;
     }
   }

@@ -1,71 +1,20 @@
-// Parameter creation, weight loading, weights-path resolution and encoder dispatch.
+// Weights-path resolution, tensors from floats and encoder dispatch.
 #include "torch_helpers.h"
 
 #include <fmt/format.h>
 #include <torch/torch.h>
 
-#include <algorithm>
-
 #include "encoders.h"
 #include "xib/error.h"
-#include "xib/io/weight_source.h"
-#include "xib/model_cache.h"
-#include "xib/weights/weight_loader.h"
 
 namespace xib::image {
 
-std::map<std::string, Tensor> make_params(const std::vector<weights::DestParam>& spec, bool random,
-                                          const std::string& device) {
-  std::map<std::string, Tensor> out;
-  const auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(torch::Device(device));
-  for (const auto& p : spec) {
-    const bool var = p.name.ends_with("running_var");
-    const bool scale =
-        p.name.ends_with("bn.weight") || p.name.ends_with("norm1.weight") || p.name.ends_with("norm2.weight");
-    at::Tensor t = var || (random && scale) ? torch::ones(p.shape, opts)
-                   : random                 ? torch::randn(p.shape, opts) * 0.02
-                                            : torch::zeros(p.shape, opts);
-    out.emplace(p.name, t);
-  }
-  return out;
-}
-
-LoadedFrom load_encoder_weights(const weights::WeightMap& map, int64_t layers, const std::filesystem::path& file,
-                                std::map<std::string, Tensor>& params) {
-  // A full LAVIS checkpoint holds the encoder under visual_encoder.*, next to other modules.
-  auto src = io::open_weights(file);
-  const auto& all = src->tensors();
-  if (std::any_of(all.begin(), all.end(), [](const auto& r) { return r.name.starts_with("visual_encoder."); })) {
-    src = io::open_weights(file, {.prefix = "visual_encoder"});
-  }
-  const auto& records = src->tensors();
-  weights::PlanOptions po{.strict = true, .source_label = file.string()};
-  const auto expanded = weights::expand(map, {.layers = layers});
-  const auto p = weights::plan(expanded, weights::source_tensors(records), weights::dest_spec(params), po);
-  p.raise_if_failed();
-  weights::apply_plan(p, records, params);
-  LoadedFrom out{.file = file, .summary = p.summary()};
-  for (const auto& s : p.skipped) out.skipped.push_back(s.name + ": " + s.reason);
-  return out;
-}
-
 std::filesystem::path resolve_weights(const EncoderOptions& o) {
-  if (o.weights.empty()) {
-    if (o.type == "efficientnet_lite0") return ModelCache().resolve("efficientnet-lite0/efficientnet-lite0.pth");
-    throw ConfigError({.what = fmt::format("encoder '{}' needs a weights file", o.type),
-                       .where = "encoder.weights",
-                       .expected = "a path to the EVA-CLIP ViT-g checkpoint (eva_vit_g.pth or a LAVIS checkpoint)",
-                       .got = "nothing",
-                       .hint = "set encoder.weights=PATH, or encoder.random_init=true for a smoke test"});
-  }
-  std::error_code ec;
-  if (std::filesystem::exists(o.weights, ec)) return o.weights;
-  // A model-cache name ("efficientnet-lite0", "efficientnet-lite0/efficientnet-lite0.pth"):
-  // the recipe resolved it against its own folder, where no such file is.
-  const ModelCache cache;
-  if (auto cached = cache.locate(o.weights)) return *cached;
-  if (o.weights.is_absolute()) return o.weights;
-  return cache.resolve(o.weights.string());  // its NotFoundError lists what the cache holds
+  return weights::resolve_weights_file(
+      {.given = o.weights,
+       .cache_default = o.type == "efficientnet_lite0" ? "efficientnet-lite0/efficientnet-lite0.pth" : "",
+       .encoder = o.type,
+       .expected = "a path to the EVA-CLIP ViT-g checkpoint (eva_vit_g.pth or a LAVIS checkpoint)"});
 }
 
 Tensor tensor_from_floats(std::vector<float>&& values, const std::vector<int64_t>& shape) {

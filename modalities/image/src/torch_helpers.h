@@ -11,25 +11,12 @@
 #include "image_options.h"
 #include "xib/encoder.h"
 #include "xib/tensor.h"
-#include "xib/weights/weight_map.h"
+#include "xib/weights/encoder_weights.h"
 
 namespace xib::image {
 
-/// float32 tensors shaped as `spec`, on `device`: N(0, 0.02) when `random`, else zeros (to be
-/// overwritten by a checkpoint). Running variances start at 1 either way.
-std::map<std::string, Tensor> make_params(const std::vector<weights::DestParam>& spec, bool random,
-                                          const std::string& device);
-
-struct LoadedFrom {
-  std::filesystem::path file;
-  std::string summary;                    ///< the plan's one-line summary
-  std::vector<std::string> skipped = {};  ///< "name: reason" of each deliberately unused tensor
-};
-
-/// Load `map` (expanded with `layers`) from `file` into `params`. A "visual_encoder." prefix on
-/// every name (LAVIS full checkpoints) is stripped. WeightMapError listing every problem.
-LoadedFrom load_encoder_weights(const weights::WeightMap& map, int64_t layers, const std::filesystem::path& file,
-                                std::map<std::string, Tensor>& params);
+using weights::load_encoder_weights;
+using LoadedFrom = weights::EncoderWeightsFrom;
 
 /// The options' weights path: as given when it exists, else looked up in the model cache;
 /// empty → the encoder's default in the model cache (efficientnet_lite0 only).
