@@ -20,12 +20,17 @@ endfunction()
 # One doctest binary per area; every TEST_CASE becomes its own CTest test.
 function(xib_add_test name)
   cmake_parse_arguments(T "" "" "SOURCES;LIBRARIES;LABELS" ${ARGN})
-  # CTest splits discovered names at ';', and a doctest filter that matches nothing passes:
-  # such a case would silently never run.
+  # CTest splits discovered names at ';' (and an unclosed '[' breaks the list the discovery
+  # script builds), and a doctest filter that matches nothing passes: such a case would silently
+  # never run, or stop every test from running.
   foreach(_src ${T_SOURCES})
     file(STRINGS ${_src} _bad REGEX "TEST_CASE\\(\"[^\"]*;")
     if(_bad)
       message(FATAL_ERROR "${_src}: a TEST_CASE name contains ';', which CTest would split: ${_bad}")
+    endif()
+    file(STRINGS ${_src} _bad REGEX "TEST_CASE\\(\"[^\"]*\\[[^]\"]*\"")
+    if(_bad)
+      message(FATAL_ERROR "${_src}: a TEST_CASE name has a '[' without its ']', which breaks CTest's test list: ${_bad}")
     endif()
   endforeach()
   add_executable(${name} ${CMAKE_SOURCE_DIR}/tests/support/doctest_main.cpp ${T_SOURCES})

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# libFuzzer runs of the torch-free readers (`make fuzz`): weights, images, recipes, dataset
-# annotations, tokenizers, and the feature cache's own validation. Builds each target in tests/fuzz/ with clang++
+# libFuzzer runs of the torch-free readers (`make fuzz`): weights, images, audio files, recipes,
+# dataset annotations, tokenizers, and the feature cache's own validation. Builds each target in tests/fuzz/ with clang++
 # -fsanitize=fuzzer,address,undefined into build-fuzz/, seeds its corpus (build-fuzz/corpus-<name>/,
 # kept between runs) with the fixtures, and runs it for FUZZ_SECONDS (default 60). Exits non-zero
 # when a target crashes; the reproducer is left in build-fuzz/ (crash-*, leak-*, timeout-*):
 # re-run with `build-fuzz/fuzz_<name> FILE`.
 #
-#   scripts/fuzz.sh [TARGET]...      TARGET: safetensors, pickle, gguf, ctranslate2, image, recipe,
+#   scripts/fuzz.sh [TARGET]...      TARGET: safetensors, pickle, gguf, ctranslate2, image, wav, recipe,
 #                                    annotations, wordpiece, bpe, sentencepiece, feature_cache (default: all)
 #   FUZZ_SECONDS=30 FUZZ_DIR=build-fuzz CXX=clang++ scripts/fuzz.sh
 set -euo pipefail
@@ -16,7 +16,7 @@ dir=${FUZZ_DIR:-build-fuzz}
 cxx=${CXX_FUZZ:-clang++}
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] ||
-  targets=(safetensors pickle gguf ctranslate2 image recipe annotations wordpiece bpe sentencepiece feature_cache)
+  targets=(safetensors pickle gguf ctranslate2 image wav recipe annotations wordpiece bpe sentencepiece feature_cache)
 
 command -v "$cxx" >/dev/null || { echo "fuzz: $cxx not found: run scripts/setup-deps.sh --asan" >&2; exit 1; }
 mkdir -p "$dir"
@@ -31,6 +31,7 @@ declare -A SOURCES=(
   [pickle]="kernel/src/io/pickle*.cpp kernel/src/io/tensor_record.cpp kernel/src/core/error.cpp"
   [gguf]="kernel/src/io/gguf*.cpp kernel/src/io/mapped_file.cpp kernel/src/core/error.cpp kernel/src/config/config.cpp"
   [image]="kernel/media/image/src/*.cpp kernel/src/core/error.cpp kernel/src/core/files.cpp"
+  [wav]="kernel/media/audio/src/audio_*.cpp kernel/src/core/error.cpp kernel/src/core/files.cpp kernel/src/config/config.cpp"
   [recipe]="kernel/src/config/config.cpp kernel/src/core/error.cpp"
   [annotations]="datasets/src/lavis_load.cpp kernel/src/core/error.cpp"
   [wordpiece]="kernel/src/text/*.cpp kernel/src/core/error.cpp kernel/src/config/config.cpp"
@@ -45,12 +46,16 @@ declare -A SOURCES=(
                    kernel/src/core/files.cpp"
 )
 declare -A LIBS=([safetensors]="-lyaml-cpp -lfmt" [pickle]="-lfmt" [gguf]="-lyaml-cpp -lfmt" [image]="-lpng -ljpeg -lfmt"
+  [wav]="$(pkg-config --libs sndfile soxr libavformat libavcodec libavutil 2>/dev/null) -lyaml-cpp -lfmt"
   [recipe]="-lyaml-cpp -lfmt" [annotations]="-lfmt" [wordpiece]="-lyaml-cpp -lfmt" [bpe]="-lpcre2-8 -lyaml-cpp -lfmt"
   [sentencepiece]="-lyaml-cpp -lfmt" [ctranslate2]="-lfmt" [feature_cache]="-lhdf5_cpp $(pkg-config --libs hdf5) -lfmt")
 # Compile flags of a target beyond the common ones (the generated build_info.h: see below).
-declare -A FLAGS=([feature_cache]="$(pkg-config --cflags hdf5) -I$dir/generated")
+declare -A FLAGS=([feature_cache]="$(pkg-config --cflags hdf5) -I$dir/generated"
+  [wav]="-Ikernel/media/audio/include $(pkg-config --cflags sndfile soxr libavformat libavcodec libavutil 2>/dev/null)")
 declare -A SEEDS=([safetensors]="tests/io/data/safetensors" [pickle]="tests/io/data/torch" [gguf]="tests/io/data/gguf"
   [image]="kernel/media/image/tests/data" [recipe]="recipes" [annotations]="datasets/tests/data/*.json"
+  [wav]="tests/fuzz/data/wav/* kernel/media/audio/tests/data/sounds/bad_*.wav
+         kernel/media/audio/tests/data/sounds/bad_corrupt.flac"
   [wordpiece]="tests/fuzz/data/wordpiece/*" [bpe]="plugins/llama/tests/data/small_*.json tests/fuzz/data/bpe/*"
   [sentencepiece]="plugins/llama/tests/data/sp-vicuna*/* plugins/llama/tests/data/sp-vicuna*.gguf
                    tests/fuzz/data/sentencepiece/*"
