@@ -9,8 +9,11 @@
 #include <algorithm>
 #include <cmath>
 #include <complex>
+#include <exception>
 #include <limits>
+#include <mutex>
 #include <numbers>
+#include <thread>
 
 #include "fft.h"
 #include "xib/error.h"
@@ -156,48 +159,82 @@ Fbank kaldi_fbank(std::span<const float> waveform, const FbankOptions& o) {
   const int64_t frames = o.snip_edges ? 1 + (n - size) / shift : (n + shift / 2) / shift;
   const std::vector<double> window = window_function(o, size);
   const auto banks = mel_banks(o, padded);
+  // Each triangular filter's nonzero bins [lo, hi): the sum skips only exact zeros.
+  std::vector<std::pair<size_t, size_t>> support(banks.size(), {0, 0});
+  for (size_t b = 0; b < banks.size(); ++b) {
+    const auto& bank = banks[b];
+    size_t lo = 0, hi = bank.size();
+    while (lo < hi && bank[lo] == 0.0) ++lo;
+    while (hi > lo && bank[hi - 1] == 0.0) --hi;
+    support[b] = {lo, hi};
+  }
   const int64_t mel = o.num_mel_bins;
-  Fbank out{.frames = frames, .bins = mel + (o.use_energy ? 1 : 0)};
+  Fbank out{.frames = frames, .bins = mel + (o.use_energy ? 1 : 0), .values = {}};
   out.values.resize(static_cast<size_t>(frames * out.bins));
 
-  std::vector<double> frame(static_cast<size_t>(padded)), power;
-  for (int64_t f = 0; f < frames; ++f) {
-    // Framing: snip_edges starts at f·shift; otherwise the frame is centred on f·shift + shift/2,
-    // with the signal reflected at both ends (s < 0 → −s − 1, s ≥ n → 2n − 1 − s).
-    const int64_t start = o.snip_edges ? f * shift : f * shift + shift / 2 - size / 2;
-    for (int64_t i = 0; i < size; ++i) {
-      int64_t s = start + i;
-      while (s < 0 || s >= n) s = s < 0 ? -s - 1 : 2 * n - 1 - s;
-      frame[static_cast<size_t>(i)] = waveform[static_cast<size_t>(s)];
-    }
-    std::fill(frame.begin() + size, frame.end(), 0.0);
-    if (o.remove_dc_offset) {
-      double mean = 0.0;
-      for (int64_t i = 0; i < size; ++i) mean += frame[static_cast<size_t>(i)];
-      mean /= static_cast<double>(size);
-      for (int64_t i = 0; i < size; ++i) frame[static_cast<size_t>(i)] -= mean;
-    }
-    double energy = 0.0;
-    if (o.raw_energy) energy = log_energy(frame, static_cast<size_t>(size), o.energy_floor);
-    if (o.preemphasis_coefficient != 0.0) {
-      for (int64_t i = size - 1; i > 0; --i) {
-        frame[static_cast<size_t>(i)] -= o.preemphasis_coefficient * frame[static_cast<size_t>(i - 1)];
+  // Frames are independent: long clips are split over the cores (each thread its own buffers
+  // and FFT plan), with the same arithmetic per frame as on one.
+  const auto run_frames = [&](int64_t begin, int64_t end) {
+    std::vector<double> frame(static_cast<size_t>(padded)), power;
+    for (int64_t f = begin; f < end; ++f) {
+      // Framing: snip_edges starts at f·shift; otherwise the frame is centred on f·shift + shift/2,
+      // with the signal reflected at both ends (s < 0 → −s − 1, s ≥ n → 2n − 1 − s).
+      const int64_t start = o.snip_edges ? f * shift : f * shift + shift / 2 - size / 2;
+      for (int64_t i = 0; i < size; ++i) {
+        int64_t s = start + i;
+        while (s < 0 || s >= n) s = s < 0 ? -s - 1 : 2 * n - 1 - s;
+        frame[static_cast<size_t>(i)] = waveform[static_cast<size_t>(s)];
       }
-      frame[0] -= o.preemphasis_coefficient * frame[0];
-    }
-    for (int64_t i = 0; i < size; ++i) frame[static_cast<size_t>(i)] *= window[static_cast<size_t>(i)];
-    if (!o.raw_energy) energy = log_energy(frame, static_cast<size_t>(padded), o.energy_floor);
-    spectrum(frame, o.use_power, power);
+      std::fill(frame.begin() + size, frame.end(), 0.0);
+      if (o.remove_dc_offset) {
+        double mean = 0.0;
+        for (int64_t i = 0; i < size; ++i) mean += frame[static_cast<size_t>(i)];
+        mean /= static_cast<double>(size);
+        for (int64_t i = 0; i < size; ++i) frame[static_cast<size_t>(i)] -= mean;
+      }
+      double energy = 0.0;
+      if (o.raw_energy) energy = log_energy(frame, static_cast<size_t>(size), o.energy_floor);
+      if (o.preemphasis_coefficient != 0.0) {
+        for (int64_t i = size - 1; i > 0; --i) {
+          frame[static_cast<size_t>(i)] -= o.preemphasis_coefficient * frame[static_cast<size_t>(i - 1)];
+        }
+        frame[0] -= o.preemphasis_coefficient * frame[0];
+      }
+      for (int64_t i = 0; i < size; ++i) frame[static_cast<size_t>(i)] *= window[static_cast<size_t>(i)];
+      if (!o.raw_energy) energy = log_energy(frame, static_cast<size_t>(padded), o.energy_floor);
+      spectrum(frame, o.use_power, power);
 
-    float* row = out.values.data() + f * out.bins;
-    const int64_t first = o.use_energy && !o.htk_compat ? 1 : 0;
-    for (int64_t b = 0; b < mel; ++b) {
-      const auto& bank = banks[static_cast<size_t>(b)];
-      double e = 0.0;
-      for (size_t k = 0; k < bank.size(); ++k) e += bank[k] * power[k];
-      row[first + b] = static_cast<float>(o.use_log_fbank ? std::log(std::max(e, kEpsilon)) : e);
+      float* row = out.values.data() + f * out.bins;
+      const int64_t first = o.use_energy && !o.htk_compat ? 1 : 0;
+      for (int64_t b = 0; b < mel; ++b) {
+        const auto& bank = banks[static_cast<size_t>(b)];
+        const auto [lo, hi] = support[static_cast<size_t>(b)];
+        double e = 0.0;
+        for (size_t k = lo; k < hi; ++k) e += bank[k] * power[k];
+        row[first + b] = static_cast<float>(o.use_log_fbank ? std::log(std::max(e, kEpsilon)) : e);
+      }
+      if (o.use_energy) row[o.htk_compat ? mel : 0] = static_cast<float>(energy);
     }
-    if (o.use_energy) row[o.htk_compat ? mel : 0] = static_cast<float>(energy);
+  };
+  const int64_t threads = std::min<int64_t>(frames / 512, std::max<int64_t>(1, std::thread::hardware_concurrency()));
+  if (threads <= 1) {
+    run_frames(0, frames);
+  } else {
+    std::vector<std::thread> pool;
+    std::exception_ptr failure;
+    std::mutex failure_mu;
+    for (int64_t t = 0; t < threads; ++t) {
+      pool.emplace_back([&, t] {
+        try {
+          run_frames(frames * t / threads, frames * (t + 1) / threads);
+        } catch (...) {
+          const std::lock_guard lock(failure_mu);
+          if (!failure) failure = std::current_exception();
+        }
+      });
+    }
+    for (auto& th : pool) th.join();
+    if (failure) std::rethrow_exception(failure);
   }
   if (o.subtract_mean && frames > 0) {
     for (int64_t b = 0; b < out.bins; ++b) {
