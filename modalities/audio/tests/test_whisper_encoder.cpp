@@ -161,3 +161,15 @@ TEST_CASE("whisper_tiny_en: shorter windows, random weights and wrong shapes") {
     CHECK(e.report().find("whisper_tiny_en") != std::string::npos);
   }
 }
+
+TEST_CASE("whisper_tiny_en: xib inspect lists the real model.bin's variables") {
+  if (!fs::exists(model_bin())) return xib::test::skip_missing_model(model_bin(), "whisper-tiny-en-ct2");
+  const auto r = test::run_xib({"inspect", model_bin().string()});
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(r.out.find("ctranslate2 v6") != std::string::npos);
+  CHECK(r.out.find("WhisperSpec") != std::string::npos);
+  CHECK(r.out.find("encoder/conv1/weight") != std::string::npos);
+  CHECK(r.out.find("[384, 80, 3]") != std::string::npos);
+  CHECK(r.out.find("encoder/position_encodings/encodings") != std::string::npos);
+  CHECK(r.out.find("decoder/embeddings/weight") != std::string::npos);
+}
