@@ -215,6 +215,27 @@ TEST_CASE("align_modality: one call for an input, one per segment for a sequence
   }
 }
 
+TEST_CASE("align_modality: upstream's sequence instruction quirk gives segments other samples' instructions") {
+  xib::test::RecordingAligner aligner(2, 3, 4);
+  const std::vector<std::string> three = {"a", "b", "c"};
+  const at::Tensor seq = torch::randn({3, 2, 5, 3});  // B 3, S 2
+  const at::Tensor quirk = align_modality(aligner, seq, true, three, true);
+  REQUIRE(aligner.calls.size() == 2);
+  // Upstream: row b·S + s of the batch-major stack gets instruction (b·S + s) mod B.
+  CHECK(aligner.calls[0].instructions == std::vector<std::string>{"a", "c", "b"});  // s = 0: rows 0, 2, 4
+  CHECK(aligner.calls[1].instructions == std::vector<std::string>{"b", "a", "c"});  // s = 1: rows 1, 3, 5
+  aligner.calls.clear();
+  const at::Tensor own = align_modality(aligner, seq, true, three);
+  for (const auto& c : aligner.calls) CHECK(c.instructions == three);
+  CHECK(quirk.sizes() == own.sizes());
+  // With B = 1 every index is 0: the quirk changes nothing.
+  aligner.calls.clear();
+  const std::vector<std::string> one = {"a"};
+  align_modality(aligner, torch::randn({1, 4, 5, 3}), true, one, true);
+  REQUIRE(aligner.calls.size() == 4);
+  for (const auto& c : aligner.calls) CHECK(c.instructions == one);
+}
+
 TEST_CASE("bad input: wrong widths, ranks and counts are clear errors") {
   FakeLm lm;  // hidden 4
   xib::test::RecordingAligner aligner(2, 3, 4);

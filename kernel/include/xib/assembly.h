@@ -65,6 +65,13 @@ struct PromptOptions {
   /// generation never does this, so the default (off) builds training prompts the way
   /// generation sees them. Only training prompts are affected.
   bool upstream_training_cue_quirk = false;
+  /// Compatibility switch, default off: reproduce upstream's instructions for sequence
+  /// modalities (video frames, audio segments). Upstream stacks the segments batch-major
+  /// (sample b's segment s is row b·S + s) but repeats the instructions frame-major, so that
+  /// row gets sample (b·S + s) mod B's instruction: with B > 1 most segments are aligned with
+  /// another sample's instruction. Off: every segment gets its own sample's. Training and
+  /// generation alike (upstream's Q-Former pass is the same in both).
+  bool upstream_sequence_instruction_quirk = false;
 
   template <class V>
   void fields(V& v) {
@@ -77,6 +84,8 @@ struct PromptOptions {
     v("shuffle_modalities", shuffle_modalities, "shuffle the modality order in each training forward");
     v("upstream_training_cue_quirk", upstream_training_cue_quirk,
       "reproduce upstream's training cues (BOS on every cue, cue + tokens twice with a prefix)");
+    v("upstream_sequence_instruction_quirk", upstream_sequence_instruction_quirk,
+      "reproduce upstream's segment instructions (sample (b·S + s) mod B's, not b's)");
   }
   void validate(Validator& v) const {
     v.require(max_input_tokens > 0, "max_input_tokens", "a positive number", max_input_tokens);
@@ -128,9 +137,11 @@ Assembled assemble_prompt(LanguageModel& lm, const Tokenizer& tokenizer, const P
 /** One modality's encoder features through its aligner. features [B, T, D] → [B, Q, d_llm];
     with `is_sequence`, features [B, S, T, D] → S aligner calls (segment s: [B, T, D] with the B
     instructions) concatenated in segment order → [B, S·Q, d_llm]. ShapeError when the rank or
-    D does not fit the aligner, UsageError when instructions.size() != B. */
+    D does not fit the aligner, UsageError when instructions.size() != B. With
+    `upstream_instruction_quirk`, segment s of row b gets instruction (b·S + s) mod B
+    (PromptOptions::upstream_sequence_instruction_quirk). */
 Tensor align_modality(Aligner& aligner, const Tensor& features, bool is_sequence,
-                      std::span<const std::string> instructions);
+                      std::span<const std::string> instructions, bool upstream_instruction_quirk = false);
 
 /// The id appended after training answers: the tokenizer's EOS, else the model's first eos id.
 /// NotFoundError when neither has one.

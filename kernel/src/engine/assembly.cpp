@@ -239,7 +239,7 @@ Assembled assemble_prompt(LanguageModel& lm, const Tokenizer& tokenizer, const P
 }
 
 Tensor align_modality(Aligner& aligner, const Tensor& features, bool is_sequence,
-                      std::span<const std::string> instructions) {
+                      std::span<const std::string> instructions, bool upstream_instruction_quirk) {
   const int64_t rank = is_sequence ? 4 : 3;
   if (!features.defined() || features.dim() != rank) {
     throw ShapeError({.what = "encoder features of the wrong rank for the aligner",
@@ -261,12 +261,19 @@ Tensor align_modality(Aligner& aligner, const Tensor& features, bool is_sequence
                       .got = fmt::format("{}", instructions.size())});
   }
   if (!is_sequence) return aligner.align(features, instructions);
-  // Each segment passes through the aligner alone, with the rows' own instructions (upstream
-  // repeats them frame-major against batch-major embeddings: SPEC quirk, not reproduced).
+  // Each segment passes through the aligner alone, with the rows' own instructions — or, with
+  // the quirk, as upstream pairs them: instructions repeated frame-major against batch-major
+  // segments, row b·S + s getting instruction (b·S + s) mod B (SPEC quirk).
+  const int64_t rows = features.size(0), segments = features.size(1);
   std::vector<at::Tensor> parts;
-  parts.reserve(static_cast<size_t>(features.size(1)));
-  for (int64_t s = 0; s < features.size(1); ++s) {
-    parts.push_back(aligner.align(features.select(1, s).contiguous(), instructions));
+  parts.reserve(static_cast<size_t>(segments));
+  std::vector<std::string> mixed(instructions.begin(), instructions.end());
+  for (int64_t s = 0; s < segments; ++s) {
+    if (upstream_instruction_quirk) {
+      for (int64_t b = 0; b < rows; ++b)
+        mixed[static_cast<size_t>(b)] = instructions[static_cast<size_t>((b * segments + s) % rows)];
+    }
+    parts.push_back(aligner.align(features.select(1, s).contiguous(), mixed));
   }
   return torch::cat(parts, 1);
 }

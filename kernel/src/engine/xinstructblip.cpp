@@ -358,7 +358,8 @@ Assembled XInstructBlip::assemble(std::span<const Sample> samples, const Encoded
     }
     parts.push_back({.name = m.name(),
                      .cue = m.cue(),
-                     .tokens = align_modality(m.aligner(), it->second, m.is_sequence(), instructions)});
+                     .tokens = align_modality(m.aligner(), it->second, m.is_sequence(), instructions,
+                                              impl_->prompt.upstream_sequence_instruction_quirk)});
   }
   return assemble_prompt(*impl_->lm, tokenizer(), impl_->prompt, parts, instructions, answers, mode);
 }
