@@ -6,7 +6,7 @@
 # when a target crashes; the reproducer is left in build-fuzz/ (crash-*, leak-*, timeout-*):
 # re-run with `build-fuzz/fuzz_<name> FILE`.
 #
-#   scripts/fuzz.sh [TARGET]...      TARGET: safetensors, pickle, gguf, ctranslate2, image, wav, recipe,
+#   scripts/fuzz.sh [TARGET]...      TARGET: safetensors, pickle, gguf, ctranslate2, image, wav, video, recipe,
 #                                    annotations, wordpiece, bpe, sentencepiece, feature_cache (default: all)
 #   FUZZ_SECONDS=30 FUZZ_DIR=build-fuzz CXX=clang++ scripts/fuzz.sh
 set -euo pipefail
@@ -16,7 +16,7 @@ dir=${FUZZ_DIR:-build-fuzz}
 cxx=${CXX_FUZZ:-clang++}
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] ||
-  targets=(safetensors pickle gguf ctranslate2 image wav recipe annotations wordpiece bpe sentencepiece feature_cache)
+  targets=(safetensors pickle gguf ctranslate2 image wav video recipe annotations wordpiece bpe sentencepiece feature_cache)
 
 command -v "$cxx" >/dev/null || { echo "fuzz: $cxx not found: run scripts/setup-deps.sh --asan" >&2; exit 1; }
 mkdir -p "$dir"
@@ -32,6 +32,7 @@ declare -A SOURCES=(
   [gguf]="kernel/src/io/gguf*.cpp kernel/src/io/mapped_file.cpp kernel/src/core/error.cpp kernel/src/config/config.cpp"
   [image]="kernel/media/image/src/*.cpp kernel/src/core/error.cpp kernel/src/core/files.cpp"
   [wav]="kernel/media/audio/src/audio_*.cpp kernel/src/core/error.cpp kernel/src/core/files.cpp kernel/src/config/config.cpp"
+  [video]="kernel/media/video/src/video_*.cpp kernel/src/core/error.cpp kernel/src/core/files.cpp kernel/src/config/config.cpp"
   [recipe]="kernel/src/config/config.cpp kernel/src/core/error.cpp"
   [annotations]="datasets/src/lavis_load.cpp kernel/src/core/error.cpp"
   [wordpiece]="kernel/src/text/*.cpp kernel/src/core/error.cpp kernel/src/config/config.cpp"
@@ -47,15 +48,18 @@ declare -A SOURCES=(
 )
 declare -A LIBS=([safetensors]="-lyaml-cpp -lfmt" [pickle]="-lfmt" [gguf]="-lyaml-cpp -lfmt" [image]="-lpng -ljpeg -lfmt"
   [wav]="$(pkg-config --libs sndfile soxr libavformat libavcodec libavutil 2>/dev/null) -lyaml-cpp -lfmt"
+  [video]="$(pkg-config --libs libavformat libavcodec libavutil libswscale 2>/dev/null) -lyaml-cpp -lfmt"
   [recipe]="-lyaml-cpp -lfmt" [annotations]="-lfmt" [wordpiece]="-lyaml-cpp -lfmt" [bpe]="-lpcre2-8 -lyaml-cpp -lfmt"
   [sentencepiece]="-lyaml-cpp -lfmt" [ctranslate2]="-lfmt" [feature_cache]="-lhdf5_cpp $(pkg-config --libs hdf5) -lfmt")
 # Compile flags of a target beyond the common ones (the generated build_info.h: see below).
 declare -A FLAGS=([feature_cache]="$(pkg-config --cflags hdf5) -I$dir/generated"
-  [wav]="-Ikernel/media/audio/include $(pkg-config --cflags sndfile soxr libavformat libavcodec libavutil 2>/dev/null)")
+  [wav]="-Ikernel/media/audio/include $(pkg-config --cflags sndfile soxr libavformat libavcodec libavutil 2>/dev/null)"
+  [video]="-Ikernel/media/video/include $(pkg-config --cflags libavformat libavcodec libavutil libswscale 2>/dev/null)")
 declare -A SEEDS=([safetensors]="tests/io/data/safetensors" [pickle]="tests/io/data/torch" [gguf]="tests/io/data/gguf"
   [image]="kernel/media/image/tests/data" [recipe]="recipes" [annotations]="datasets/tests/data/*.json"
   [wav]="tests/fuzz/data/wav/* kernel/media/audio/tests/data/sounds/bad_*.wav
          kernel/media/audio/tests/data/sounds/bad_corrupt.flac"
+  [video]="tests/fuzz/data/video/* kernel/media/video/tests/data/bad_*"
   [wordpiece]="tests/fuzz/data/wordpiece/*" [bpe]="plugins/llama/tests/data/small_*.json tests/fuzz/data/bpe/*"
   [sentencepiece]="plugins/llama/tests/data/sp-vicuna*/* plugins/llama/tests/data/sp-vicuna*.gguf
                    tests/fuzz/data/sentencepiece/*"
